@@ -1,0 +1,199 @@
+"""The installation as configured: sites, zones, emplacements, cameras, users, roles.
+
+Values only (frozen attrs classes), built by :mod:`cityhub.config` from validated YAML.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from cityhub.api import CameraInfo, CameraKind
+
+MAX_RETENTION_DAYS = 30
+"""The legal ceiling (French Code de la sécurité intérieure, L252-5): never keep footage longer."""
+
+DEFAULT_RETENTION_DAYS = 14
+"""What a CSU usually keeps when neither the camera nor its zone says otherwise."""
+
+DEFAULT_HTTP_HOST = "127.0.0.1"
+DEFAULT_HTTP_PORT = 8123
+
+
+class Permission(enum.StrEnum):
+    """What a role may do; checked server-side on every route (panel issue)."""
+
+    LIVE = "live"
+    PLAYBACK = "playback"
+    EXPORT = "export"
+    PTZ = "ptz"
+    CONFIG = "config"
+    USERS = "users"
+    AUDIT = "audit"
+
+
+BUILTIN_ROLES: Mapping[str, frozenset[Permission]] = {
+    "admin": frozenset(Permission),
+    "supervisor": frozenset(
+        {Permission.LIVE, Permission.PLAYBACK, Permission.EXPORT, Permission.PTZ, Permission.AUDIT}
+    ),
+    "operator": frozenset({Permission.LIVE, Permission.PLAYBACK, Permission.PTZ}),
+    "viewer": frozenset({Permission.LIVE}),
+}
+
+
+@attrs.frozen
+class Site:
+    """A commune (or a campus) served by the centre."""
+
+    id: str
+    name: str
+
+
+@attrs.frozen
+class Zone:
+    """A sensitive area the cameras watch; the unit of user scope."""
+
+    id: str
+    name: str
+    site: str | None = None
+    retention_days: int | None = None
+
+
+@attrs.frozen
+class Emplacement:
+    """A mast or wall site carrying one to a few cameras."""
+
+    id: str
+    name: str
+    zone: str
+    kind: str = "mast"
+    latitude: float | None = None
+    longitude: float | None = None
+    address: str | None = None
+    phase: int | None = None
+
+
+@attrs.frozen
+class Authorisation:
+    """A camera's prefectoral authorisation: order number, date granted, expiry."""
+
+    order: str
+    granted: date
+    expires: date
+
+
+@attrs.frozen
+class CameraConfig:
+    """One camera as configured; ``retention_days`` is already resolved (camera > zone > default)."""
+
+    id: str
+    name: str
+    kind: CameraKind
+    driver: str
+    zone: str
+    retention_days: int
+    emplacement: str | None = None
+    phase: int | None = None
+    purpose: str | None = None
+    authorisation: Authorisation | None = None
+    enabled: bool = True
+    recording: bool = True
+    options: Mapping[str, Any] = attrs.field(factory=dict)
+
+    def info(self) -> CameraInfo:
+        """What the camera's driver is told about it."""
+        return CameraInfo(
+            id=self.id, name=self.name, kind=self.kind, zone=self.zone, emplacement=self.emplacement
+        )
+
+
+@attrs.frozen
+class Habilitation:
+    """A user's authorisation to see video: reference, date granted, expiry."""
+
+    reference: str
+    granted: date
+    expires: date
+
+
+@attrs.frozen
+class UserConfig:
+    """A named account declared in YAML (accounts also live in the database; panel issue)."""
+
+    username: str
+    role: str
+    full_name: str | None = None
+    zones: tuple[str, ...] = ()
+    habilitation: Habilitation | None = None
+
+
+@attrs.frozen
+class RoleConfig:
+    """A role: a name and the permissions it grants."""
+
+    name: str
+    permissions: frozenset[Permission]
+
+
+@attrs.frozen
+class HubSettings:
+    """The ``hub:`` section: the installation's name, time zone and data folder."""
+
+    name: str
+    time_zone: str
+    data_dir: Path
+
+
+@attrs.frozen
+class HttpConfig:
+    """The ``http:`` section: where the panel and API listen."""
+
+    host: str = DEFAULT_HTTP_HOST
+    port: int = DEFAULT_HTTP_PORT
+
+
+@attrs.frozen
+class StorageConfig:
+    """The ``storage:`` section: which backend keeps recordings, and its options."""
+
+    backend: str = "local"
+    options: Mapping[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class NotifierConfig:
+    """One entry of ``notifiers:``: becomes the service ``notify.<id>``."""
+
+    id: str
+    type: str
+    options: Mapping[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class HubConfig:
+    """The whole validated configuration of one hub."""
+
+    config_dir: Path
+    hub: HubSettings
+    http: HttpConfig
+    storage: StorageConfig
+    sites: tuple[Site, ...] = ()
+    zones: tuple[Zone, ...] = ()
+    emplacements: tuple[Emplacement, ...] = ()
+    cameras: tuple[CameraConfig, ...] = ()
+    notifiers: tuple[NotifierConfig, ...] = ()
+    users: tuple[UserConfig, ...] = ()
+    roles: tuple[RoleConfig, ...] = ()
+
+    def camera(self, camera_id: str) -> CameraConfig:
+        """The camera with ``camera_id``; ``KeyError`` when there is none."""
+        for camera in self.cameras:
+            if camera.id == camera_id:
+                return camera
+        raise KeyError(camera_id)
