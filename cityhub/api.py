@@ -22,8 +22,9 @@ import pluggy
 import voluptuous as vol
 
 __all__ = [
-    "PROJECT_NAME",
     "CAPABILITIES",
+    "PROJECT_NAME",
+    "PTZ",
     "CameraDriver",
     "CameraEvent",
     "CameraInfo",
@@ -34,10 +35,9 @@ __all__ = [
     "DriverHost",
     "Events",
     "MediaPacket",
+    "NotReadyError",
     "Notification",
     "Notifier",
-    "NotReadyError",
-    "PTZ",
     "PacketReader",
     "Preset",
     "PrivacyMask",
@@ -81,7 +81,7 @@ class Context:
 
     @property
     def origin(self) -> str:
-        """A short label for logs and the audit trail: ``user:NAME``, ``automation:ID`` or ``system``."""
+        """A label for logs and audit: ``user:NAME``, ``automation:ID`` or ``system``."""
         if self.user is not None:
             return f"user:{self.user}"
         if self.automation is not None:

@@ -90,7 +90,7 @@ class Authorisation:
 
 @attrs.frozen
 class CameraConfig:
-    """One camera as configured; ``retention_days`` is already resolved (camera > zone > default)."""
+    """One camera as configured; ``retention_days`` is resolved (camera > zone > default)."""
 
     id: str
     name: str

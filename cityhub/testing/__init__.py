@@ -27,7 +27,9 @@ class RecordingDriverHost:
 
     cache_dir: Path
     camera: CameraInfo = attrs.field(
-        factory=lambda: CameraInfo(id="test-cam", name="Test camera", kind=CameraKind.FIXED, zone="test")
+        factory=lambda: CameraInfo(
+            id="test-cam", name="Test camera", kind=CameraKind.FIXED, zone="test"
+        )
     )
     attributes: dict[str, Any] = attrs.field(factory=dict)
 

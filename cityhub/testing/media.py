@@ -36,7 +36,9 @@ def ffprobe(path: Path, *, count_frames: bool = True) -> FfprobeResult:
     cmd = [exe, "-v", "error", "-print_format", "json", "-show_format", "-show_streams"]
     if count_frames:
         cmd += ["-show_entries", "frame=key_frame", "-select_streams", "v:0"]
-    proc = subprocess.run([*cmd, str(path)], capture_output=True, text=True, timeout=120, check=False)
+    proc = subprocess.run(
+        [*cmd, str(path)], capture_output=True, text=True, timeout=120, check=False
+    )
     if proc.returncode != 0:
         raise AssertionError(f"ffprobe failed on {path}: {proc.stderr.strip()}")
     data = json.loads(proc.stdout)

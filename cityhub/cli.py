@@ -1,0 +1,171 @@
+"""The ``cityhub`` command: run, check-config, plugins, --version."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from cityhub import __version__
+from cityhub.config import ConfigError
+from cityhub.logs import setup_logging
+from cityhub.plugins import Plugins
+
+_LOGGER = logging.getLogger("cityhub")
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_CONFIG = 2
+
+SHUTDOWN_TIMEOUT_S = 5.0
+"""Ctrl-C to exit must not take longer than this (seconds), whatever a driver does."""
+
+
+def _print_config_error(err: ConfigError, config_dir: Path) -> None:
+    for issue in err.issues:
+        print(issue.format(config_dir), file=sys.stderr)
+    count = len(err.issues)
+    print(
+        f"{count} error{'s' if count != 1 else ''} in the configuration in {config_dir}",
+        file=sys.stderr,
+    )
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    """Validate the configuration; print every problem as file:line: key: message."""
+    from cityhub.config import load_config
+
+    config_dir: Path = args.config
+    plugins = Plugins.load()
+    try:
+        config = load_config(
+            config_dir,
+            camera_drivers=plugins.camera_drivers,
+            storage_backends=plugins.storage_backends,
+            notifiers=plugins.notifiers,
+        )
+    except ConfigError as err:
+        _print_config_error(err, config_dir)
+        return EXIT_CONFIG
+    print(
+        f"Configuration OK: {len(config.cameras)} camera(s), {len(config.zones)} zone(s), "
+        f"{len(config.emplacements)} emplacement(s) in {config_dir}"
+    )
+    return EXIT_OK
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    """List every plugin, its distribution and version, and what it provides."""
+    plugins = Plugins.load()
+    failed = 0
+    for report in plugins.reports:
+        origin = "built-in" if report.builtin else f"{report.distribution} {report.version}"
+        status = "ok" if report.ok else "FAILED"
+        print(f"{report.name} ({origin}, module {report.module}): {status}")
+        for kind, names in report.provides.items():
+            for name in names:
+                caps = report.capabilities.get(name)
+                suffix = f" [{', '.join(caps)}]" if caps else ""
+                print(f"    {kind.replace('_', ' ')[:-1]}: {name}{suffix}")
+        if report.error:
+            failed += 1
+            for line in report.error.rstrip().splitlines():
+                print(f"    | {line}")
+    return EXIT_FAILURE if failed and args.strict else EXIT_OK
+
+
+async def _run_hub(config_dir: Path) -> int:
+    from cityhub.hub import Hub, HubStartError
+
+    try:
+        hub = Hub.from_config_dir(config_dir)
+    except ConfigError as err:
+        _print_config_error(err, config_dir)
+        print("cityhub did not start: fix the configuration first.", file=sys.stderr)
+        return EXIT_CONFIG
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await hub.async_start()
+    except HubStartError as err:
+        _LOGGER.error("cityhub did not start: %s", err)
+        return EXIT_FAILURE
+    await stop.wait()
+    _LOGGER.info("Stopping (signal received)")
+    try:
+        await asyncio.wait_for(hub.async_stop(), timeout=SHUTDOWN_TIMEOUT_S)
+    except TimeoutError:
+        _LOGGER.warning("Shutdown took longer than %.0f s; exiting anyway", SHUTDOWN_TIMEOUT_S)
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run the hub until SIGINT or SIGTERM."""
+    with contextlib.suppress(KeyboardInterrupt):
+        return asyncio.run(_run_hub(args.config))
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser, with one sub-command per task."""
+    parser = argparse.ArgumentParser(
+        prog="cityhub",
+        description="cityhub: an open-source hub for municipal video protection.",
+    )
+    parser.add_argument("--version", action="version", version=f"cityhub {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def add_config_arg(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "-c",
+            "--config",
+            type=Path,
+            default=Path("config"),
+            metavar="DIR",
+            help="configuration folder holding cityhub.yaml (default: ./config)",
+        )
+
+    run = sub.add_parser("run", help="run the hub", description="Run the hub until Ctrl-C.")
+    add_config_arg(run)
+    run.set_defaults(func=cmd_run)
+
+    check = sub.add_parser(
+        "check-config",
+        help="validate the configuration",
+        description="Validate the configuration and print every error as "
+        "file:line: key.path: what is wrong (what is allowed). Exits 2 on any error.",
+    )
+    add_config_arg(check)
+    check.set_defaults(func=cmd_check_config)
+
+    plugins = sub.add_parser(
+        "plugins",
+        help="list installed plugins",
+        description="List every plugin, its distribution and version, and what it provides; "
+        "a plugin that fails to load is shown with its traceback.",
+    )
+    plugins.add_argument(
+        "--strict", action="store_true", help="exit 1 when any plugin failed to load"
+    )
+    plugins.set_defaults(func=cmd_plugins)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``cityhub`` console script."""
+    args = build_parser().parse_args(argv)
+    setup_logging(logging.DEBUG if args.verbose else logging.INFO)
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

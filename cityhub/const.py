@@ -1,0 +1,35 @@
+"""Event names, service names and tunables of the core, each with its unit and why."""
+
+from __future__ import annotations
+
+from typing import Final
+
+EVENT_CAMERA_STATE_CHANGED: Final = "camera.state_changed"
+"""A camera's state or recording flag changed; data: camera_id, old_state, new_state."""
+EVENT_CAMERA_ONLINE: Final = "camera.online"
+EVENT_CAMERA_OFFLINE: Final = "camera.offline"
+EVENT_STREAM_ERROR: Final = "stream.error"
+EVENT_SERVICE_CALLED: Final = "service.called"
+"""Every validated service call; the audit trail is written from here, in one place."""
+EVENT_HUB_STARTED: Final = "hub.started"
+EVENT_HUB_STOPPING: Final = "hub.stopping"
+EVENT_TASK_FAILED: Final = "hub.task_failed"
+
+MATCH_ALL: Final = "*"
+
+BACKOFF_FIRST_S: Final = 1.0
+"""First retry after a failure (seconds): short, so a brief glitch costs about a second of video."""
+BACKOFF_CAP_S: Final = 30.0
+"""Longest wait between retries (seconds): a dead camera is retried twice a minute, no storm."""
+BACKOFF_RESET_AFTER_S: Final = 60.0
+"""A run this long (seconds) counts as healthy: the next failure starts again at the first delay."""
+BACKOFF_JITTER: Final = 0.2
+"""Each delay is varied by up to +-20 % so 200 cameras that failed together don't retry together."""
+
+STAGE_TIMEOUT_S: Final = 3.0
+"""How long one shutdown stage may take (seconds) before its tasks are abandoned."""
+STREAM_JOIN_TIMEOUT_S: Final = 2.0
+"""How long stopping waits for an ingest thread (seconds); readers return within ~1 s of close."""
+
+DATABASE_FILE: Final = "cityhub.db"
+CACHE_DIR: Final = "cache"

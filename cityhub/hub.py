@@ -1,0 +1,300 @@
+"""The Hub: bus, states, services, plugins, database, storage, cameras and HTTP, in stages."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import voluptuous as vol
+
+from cityhub import __version__
+from cityhub.api import Notification, StorageBackend
+from cityhub.bus import Event, EventBus
+from cityhub.cameras import CameraRuntime
+from cityhub.config import load_config
+from cityhub.const import (
+    DATABASE_FILE,
+    EVENT_HUB_STARTED,
+    EVENT_HUB_STOPPING,
+    MATCH_ALL,
+    STAGE_TIMEOUT_S,
+)
+from cityhub.db import Database
+from cityhub.model import HubConfig
+from cityhub.plugins import Plugins
+from cityhub.services import ServiceCall, ServiceRegistry
+from cityhub.states import StateStore
+from cityhub.supervisor import Supervisor
+
+_LOGGER = logging.getLogger(__name__)
+
+NOTIFY_SCHEMA = vol.Schema(
+    {
+        vol.Required("title"): str,
+        vol.Required("message"): str,
+        vol.Optional("severity", default="info"): vol.In(["info", "warning", "alarm"]),
+        vol.Optional("camera"): str,
+    }
+)
+
+
+class HubStartError(Exception):
+    """A start-up stage failed; the message says which and why."""
+
+
+def _jsonable(value: Any) -> Any:
+    as_dict = getattr(value, "as_dict", None)
+    if callable(as_dict):
+        return as_dict()
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
+
+
+class Hub:
+    """The root object: owns everything and starts and stops it in stages."""
+
+    def __init__(self, config: HubConfig, plugins: Plugins) -> None:
+        self.config = config
+        self.plugins = plugins
+        self.bus = EventBus()
+        self.states = StateStore(self.bus)
+        self.services = ServiceRegistry(self.bus)
+        self.supervisor = Supervisor()
+        self.db: Database | None = None
+        self.storage: StorageBackend | None = None
+        self.cameras: dict[str, CameraRuntime] = {}
+        self.started_at: float | None = None
+        self.http_url: str | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stops: list[tuple[str, Callable[[], Awaitable[None]]]] = []
+        self._event_queue: asyncio.Queue[Event] | None = None
+
+    @classmethod
+    def from_config_dir(cls, config_dir: Path, plugins: Plugins | None = None) -> Hub:
+        """Load plugins and the configuration; raises ``ConfigError`` listing every problem."""
+        plugins = plugins or Plugins.load()
+        config = load_config(
+            config_dir,
+            camera_drivers=plugins.camera_drivers,
+            storage_backends=plugins.storage_backends,
+            notifiers=plugins.notifiers,
+        )
+        return cls(config, plugins)
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The loop the hub runs in (set by ``async_start``)."""
+        if self._loop is None:
+            raise RuntimeError("the hub is not started")
+        return self._loop
+
+    @property
+    def data_dir(self) -> Path:
+        """The folder holding the database, caches and (by default) recordings."""
+        return self.config.hub.data_dir
+
+    async def async_start(self) -> None:
+        """Run the start-up stages in order; on failure, undo what started and raise."""
+        self._loop = asyncio.get_running_loop()
+        self.bus.bind(self._loop)
+        stages: list[tuple[str, Callable[[], Awaitable[None]]]] = [
+            ("database", self._start_database),
+            ("storage", self._start_storage),
+            ("event log", self._start_event_log),
+            ("services", self._start_services),
+            ("cameras", self._start_cameras),
+            ("http", self._start_http),
+        ]
+        for name, start in stages:
+            try:
+                await start()
+            except Exception as err:
+                _LOGGER.error("Start-up stage %s failed: %s", name, err)
+                await self.async_stop()
+                raise HubStartError(f"start-up stage {name} failed: {err}") from err
+        self.started_at = time.monotonic()
+        self.bus.async_fire(EVENT_HUB_STARTED, {"version": __version__})
+        _LOGGER.info(
+            "Hub %r started: %d camera(s), cityhub %s",
+            self.config.hub.name,
+            len(self.cameras),
+            __version__,
+        )
+
+    async def async_stop(self) -> None:
+        """Undo the started stages in reverse order, each within ``STAGE_TIMEOUT_S``."""
+        if self._stops:
+            self.bus.async_fire(EVENT_HUB_STOPPING, {})
+        while self._stops:
+            name, stop = self._stops.pop()
+            try:
+                await asyncio.wait_for(stop(), timeout=STAGE_TIMEOUT_S)
+            except TimeoutError:
+                _LOGGER.warning("Shutdown stage %s took longer than %.0f s", name, STAGE_TIMEOUT_S)
+            except Exception:
+                _LOGGER.exception("Shutdown stage %s failed", name)
+        _LOGGER.info("Hub stopped")
+
+    # --- stages ---------------------------------------------------------------------------
+
+    async def _start_database(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        db = await Database.open(self.data_dir / DATABASE_FILE)
+        self.db = db
+        self._stops.append(("database", db.close))
+        now = datetime.now(UTC)
+        for camera in self.config.cameras:
+            await db.upsert_camera(camera.id, camera.name, now)
+
+    async def _start_storage(self) -> None:
+        backend_type = self.plugins.storage_backends[self.config.storage.backend]
+        self.storage = backend_type(self.config.storage.options, self.data_dir)
+        usage = await asyncio.to_thread(self.storage.usage)
+        _LOGGER.info(
+            "Storage %s ready: %.1f GB free of %.1f GB",
+            self.config.storage.backend,
+            usage.free / 1e9,
+            usage.total / 1e9,
+        )
+
+    async def _start_event_log(self) -> None:
+        queue: asyncio.Queue[Event] = asyncio.Queue()
+        self._event_queue = queue
+        unsubscribe = self.bus.subscribe(MATCH_ALL, queue.put_nowait)
+        writer = asyncio.create_task(self._write_events(queue), name="cityhub:event-log")
+
+        async def stop() -> None:
+            unsubscribe()
+            await queue.join()
+            writer.cancel()
+
+        self._stops.append(("event log", stop))
+
+    async def _write_events(self, queue: asyncio.Queue[Event]) -> None:
+        assert self.db is not None
+        while True:
+            event = await queue.get()
+            try:
+                data = _jsonable(event.data)
+                camera_id = data.get("camera_id") if isinstance(data, dict) else None
+                await self.db.record_event(
+                    event.time_fired, event.event_type, camera_id, data, event.context
+                )
+            except Exception:
+                _LOGGER.exception("Could not record event %s", event.event_type)
+            finally:
+                queue.task_done()
+
+    async def _start_services(self) -> None:
+        unregister = [
+            self.services.register(
+                "camera",
+                "restart",
+                self._service_camera_restart,
+                vol.Schema({vol.Required("camera_id"): vol.In(self.cameras_configured())}),
+                "Stop and start a camera's driver and streams.",
+            )
+        ]
+        for notifier_config in self.config.notifiers:
+            notifier_type = self.plugins.notifiers[notifier_config.type]
+            notifier = notifier_type(
+                notifier_config.options, logging.getLogger(f"cityhub.notify.{notifier_config.id}")
+            )
+
+            async def send(call: ServiceCall, notifier: Any = notifier) -> None:
+                await notifier.async_send(Notification(**call.data))
+
+            unregister.append(
+                self.services.register(
+                    "notify",
+                    notifier_config.id,
+                    send,
+                    NOTIFY_SCHEMA,
+                    f"Send via {notifier_config.type}.",
+                )
+            )
+
+        async def stop() -> None:
+            for remove in unregister:
+                remove()
+
+        self._stops.append(("services", stop))
+
+    def cameras_configured(self) -> list[str]:
+        """Ids of the enabled cameras in the configuration."""
+        return [c.id for c in self.config.cameras if c.enabled]
+
+    async def _service_camera_restart(self, call: ServiceCall) -> None:
+        runtime = self.cameras[call.data["camera_id"]]
+        _LOGGER.info("Restarting camera %s (asked by %s)", runtime.id, call.context.origin)
+        await runtime.async_stop(STAGE_TIMEOUT_S)
+        runtime.async_start()
+
+    async def _start_cameras(self) -> None:
+        for camera in self.config.cameras:
+            if not camera.enabled:
+                _LOGGER.info("Camera %s is disabled in the configuration", camera.id)
+                continue
+            runtime = CameraRuntime(self, camera, self.plugins.camera_drivers[camera.driver])
+            self.cameras[camera.id] = runtime
+            runtime.async_start()
+
+        async def stop() -> None:
+            await asyncio.gather(
+                *(c.async_stop(STAGE_TIMEOUT_S - 0.5) for c in self.cameras.values())
+            )
+
+        self._stops.append(("cameras", stop))
+
+    async def _start_http(self) -> None:
+        from cityhub.web.server import HttpServer  # the web edge imports the core, not back
+
+        server = HttpServer(self)
+        self.http_url = await server.async_start(self.config.http.host, self.config.http.port)
+        self._stops.append(("http", server.async_stop))
+        _LOGGER.info("HTTP server listening on %s", self.http_url)
+
+    # --- queries --------------------------------------------------------------------------
+
+    def health(self) -> dict[str, Any]:
+        """Every camera's state and stream counters, for the health endpoint."""
+        cameras = []
+        for camera in self.config.cameras:
+            status = self.states.get(camera.id)
+            runtime = self.cameras.get(camera.id)
+            streams = {}
+            if runtime is not None:
+                streams = {name: s.stats().as_dict() for name, s in runtime.sources.items()}
+            cameras.append(
+                {
+                    "id": camera.id,
+                    "name": camera.name,
+                    "zone": camera.zone,
+                    "emplacement": camera.emplacement,
+                    "kind": camera.kind.value,
+                    "driver": camera.driver,
+                    "enabled": camera.enabled,
+                    "state": status.state.value if status else "disabled",
+                    "reason": status.reason if status else None,
+                    "recording": status.recording if status else False,
+                    "since": status.last_changed.isoformat(timespec="seconds") if status else None,
+                    "streams": streams,
+                }
+            )
+        uptime = time.monotonic() - self.started_at if self.started_at is not None else 0.0
+        return {
+            "hub": self.config.hub.name,
+            "version": __version__,
+            "uptime_s": round(uptime, 1),
+            "cameras": cameras,
+        }
