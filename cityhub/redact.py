@@ -6,7 +6,9 @@ import logging
 import re
 import threading
 
-_URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^:/@\s]+):(?P<pw>[^@/\s]+)@")
+_URL_CREDENTIALS = re.compile(
+    r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^:/@\s]+):(?P<pw>[^@/\s]+)@"
+)
 _MASK = "***"
 _MIN_SECRET_LENGTH = 4
 """Shorter secrets are not masked: masking 'abc' everywhere would garble logs, not protect."""
