@@ -238,3 +238,18 @@ def test_env_var_missing_without_default(
         "cityhub.yaml:3: http.host: !env_var CITYHUB_TEST_HOST: the environment variable "
         "CITYHUB_TEST_HOST is not set (set it, or give a default: !env_var CITYHUB_TEST_HOST VALUE)"
     ]
+
+
+def test_unreadable_value_gives_one_issue_but_its_key_is_still_checked(
+    write: Write, issues: Issues
+) -> None:
+    write(
+        "cityhub.yaml",
+        "http:\n  port: !secret http_port\n  tls_key: !secret tls_key\n",
+    )
+    write("secrets.yaml", "tls_key: fake-key-material\n")
+    assert issues() == [
+        "cityhub.yaml:2: http.port: !secret http_port: 'http_port' is not defined in "
+        "secrets.yaml (defined: tls_key)",
+        "cityhub.yaml:3: http.tls_key: unknown key 'tls_key' (allowed: host, port)",
+    ]
