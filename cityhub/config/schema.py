@@ -139,6 +139,14 @@ def integer(minimum: int, maximum: int | None = None) -> Validator:
     return validate
 
 
+def port(value: Any) -> int:
+    """A TCP port, 1..65535, or 0 for any free port (chosen when the hub starts; for tests)."""
+    number = _whole_number(value)
+    if not 0 <= number <= 65535:
+        raise Problem(f"{number} is out of range (1..65535, or 0 for any free port)")
+    return number
+
+
 def retention_days(value: Any) -> int:
     """Days footage is kept: 1..30, the ceiling set by law (CSI L252-5)."""
     days = _whole_number(value)
@@ -248,7 +256,7 @@ HUB_SCHEMA = vol.Schema(
 HTTP_SCHEMA = vol.Schema(
     {
         vol.Optional("host", default=DEFAULT_HTTP_HOST): name,
-        vol.Optional("port", default=DEFAULT_HTTP_PORT): integer(1, 65535),
+        vol.Optional("port", default=DEFAULT_HTTP_PORT): port,
     }
 )
 

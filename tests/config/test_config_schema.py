@@ -57,8 +57,8 @@ def test_time_zone_is_checked_with_a_suggestion(write: Write, issues: Issues) ->
 @pytest.mark.parametrize(
     ("port", "message"),
     [
-        ("0", "0 is out of range (1..65535)"),
-        ("70000", "70000 is out of range (1..65535)"),
+        ("-1", "-1 is out of range (1..65535, or 0 for any free port)"),
+        ("70000", "70000 is out of range (1..65535, or 0 for any free port)"),
         ("http", "expected a whole number (got the text 'http')"),
         ("true", "expected a whole number (got true)"),
     ],
@@ -66,6 +66,11 @@ def test_time_zone_is_checked_with_a_suggestion(write: Write, issues: Issues) ->
 def test_http_port(write: Write, issues: Issues, port: str, message: str) -> None:
     write("cityhub.yaml", f"http:\n  host: 0.0.0.0\n  port: {port}\n")
     assert issues() == [f"cityhub.yaml:3: http.port: {message}"]
+
+
+def test_http_port_zero_means_any_free_port(write: Write, load: Load) -> None:
+    write("cityhub.yaml", "http:\n  port: 0\n")
+    assert load().http.port == 0
 
 
 def test_unknown_top_level_key_suggests_a_close_one(write: Write, issues: Issues) -> None:
