@@ -77,9 +77,7 @@ class Plugins:
         """Register the built-ins, every ``cityhub`` entry point and ``extra``; collect kinds."""
         plugins = cls()
         for module_name in BUILTIN_PLUGINS:
-            plugins._register_module(
-                module_name, lambda m=module_name: importlib.import_module(m), builtin=True
-            )
+            plugins._register_module(module_name, _importer(module_name), builtin=True)
         if entry_points:
             for ep in sorted(metadata.entry_points(group=PROJECT_NAME), key=lambda e: e.name):
                 plugins._register_entry_point(ep)

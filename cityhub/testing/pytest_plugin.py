@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from cityhub.testing.hub import HubFactory, write_config
 
 __all__ = ["cityhub_config"]
@@ -24,9 +25,7 @@ def cityhub_config(tmp_path: Path) -> Callable[..., Path]:
     ``files`` maps extra file names to data (for ``!include``); strings are written as-is.
     """
 
-    def make(
-        config: dict[str, Any], secrets: dict[str, Any] | None = None, **files: Any
-    ) -> Path:
+    def make(config: dict[str, Any], secrets: dict[str, Any] | None = None, **files: Any) -> Path:
         return write_config(tmp_path / "config", config, secrets, **files)
 
     return make
@@ -47,4 +46,3 @@ else:
             yield factory
         finally:
             await factory.async_stop_all()
-

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 
 from cityhub.supervisor import Backoff, Supervisor
 
@@ -45,7 +46,7 @@ async def test_failing_task_is_restarted_with_backoff(caplog) -> None:
 
     assert [f[0] for f in failures] == ["boom 1", "boom 2", "boom 3"]
     assert [f[1] for f in failures] == [0.05, 0.1, 0.2]
-    gaps = [b - a for a, b in zip(attempts, attempts[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(attempts)]
     assert gaps[0] >= 0.045
     assert gaps[2] >= 0.19
     assert supervisor.restarts["flaky"] == 3

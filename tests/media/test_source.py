@@ -61,7 +61,9 @@ def test_packets_fan_out_and_non_increasing_dts_are_dropped() -> None:
             raise StreamError("camera unreachable")
         return readers.pop(0)
 
-    source = StreamSource("cam/main", open_reader, lambda s, r: statuses.append((s, r)), fast_backoff())
+    source = StreamSource(
+        "cam/main", open_reader, lambda s, r: statuses.append((s, r)), fast_backoff()
+    )
     got_a: list[int] = []
     got_b: list[int] = []
     source.add_consumer(lambda p, i: got_a.append(p.dts))
@@ -162,9 +164,13 @@ def test_url_reader_demuxes_a_real_file(h264_file: Path) -> None:
     assert reader.info.fps == 25.0
     assert reader.info.extradata  # avcC from the MP4
     packets = []
-    with pytest.raises(StreamEndedError):
+
+    def read_all() -> None:
         while True:
             packets.append(reader.read())
+
+    with pytest.raises(StreamEndedError, match="end of stream"):
+        read_all()
     reader.close()
     assert len(packets) == 50
     assert [p.keyframe for p in packets].count(True) == 2
