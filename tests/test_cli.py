@@ -1,0 +1,151 @@
+"""The command line as an admin uses it: check-config, run, plugins, --version."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import yaml
+
+from cityhub import __version__
+
+REPO = Path(__file__).resolve().parents[1]
+CLI = [sys.executable, "-m", "cityhub.cli"]
+
+GOOD_CAMERA = {"id": "cam-1", "name": "One", "driver": "virtual", "zone": "centre"}
+
+
+def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLI, *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_version_and_help() -> None:
+    assert run_cli("--version").stdout.strip() == f"cityhub {__version__}"
+    helptext = run_cli("--help").stdout
+    for command in ("run", "check-config", "plugins"):
+        assert command in helptext
+    assert "file:line: key.path" in run_cli("check-config", "--help").stdout
+
+
+def test_check_config_prints_five_mistakes_in_two_files(tmp_path: Path) -> None:
+    (tmp_path / "cityhub.yaml").write_text(
+        "hub:\n"
+        "  name: Test\n"
+        "zones:\n"
+        "  - id: centre\n"
+        "    name: Centre\n"
+        "    retention_days: 45\n"  # line 6: above the legal maximum
+        "cameras: !include cameras.yaml\n"
+        "htp:\n"  # line 8: unknown key (typo of http)
+        "  port: 80\n"
+    )
+    (tmp_path / "cameras.yaml").write_text(
+        "- id: cam-1\n"
+        "  name: One\n"
+        "  driver: virtual\n"
+        "  zone: centre\n"
+        "- id: cam-1\n"  # line 5: duplicate id
+        "  name: Two\n"
+        "  driver: virtual\n"
+        "  zone: centr\n"  # line 8: unknown zone
+        "- id: cam-3\n"
+        "  name: Three\n"
+        "  driver: acme\n"  # line 11: unknown driver
+        "  zone: centre\n"
+    )
+    proc = run_cli("check-config", "-c", str(tmp_path))
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.split(":")[0].endswith(".yaml")]
+    assert len(lines) == 5, proc.stderr
+    located = [":".join(ln.split(":")[:3]) for ln in lines]
+    assert located == [
+        "cityhub.yaml:6: zones[0].retention_days",
+        "cityhub.yaml:8: htp",
+        "cameras.yaml:5: cameras[1].id",
+        "cameras.yaml:8: cameras[1].zone",
+        "cameras.yaml:11: cameras[2].driver",
+    ]
+    assert "30" in lines[0]
+    assert "http" in lines[1]
+    assert "line 1" in lines[2] or "cameras.yaml:1" in lines[2]
+    assert "centre" in lines[3]
+    assert "virtual" in lines[4]
+    assert proc.stderr.rstrip().endswith(f"5 errors in the configuration in {tmp_path}")
+
+
+def test_run_refuses_a_bad_configuration(tmp_path: Path) -> None:
+    (tmp_path / "cityhub.yaml").write_text(
+        yaml.safe_dump({"cameras": [{**GOOD_CAMERA, "retention_days": 31}]})
+    )
+    proc = run_cli("run", "-c", str(tmp_path))
+    assert proc.returncode == 2
+    assert "cityhub.yaml:" in proc.stderr
+    assert "retention_days" in proc.stderr
+    assert "did not start" in proc.stderr
+    assert not (tmp_path / "data").exists()
+
+
+def test_demo_config_is_valid() -> None:
+    proc = run_cli("check-config", "-c", str(REPO / "config" / "demo"))
+    assert proc.returncode == 0, proc.stderr
+    assert "4 camera(s), 2 zone(s)" in proc.stdout
+
+
+def test_demo_runs_four_cameras_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
+    """The demo as a new user runs it (on a free port, in a copy): online in 10 s, Ctrl-C < 5 s."""
+    config_dir = tmp_path / "demo"
+    shutil.copytree(REPO / "config" / "demo", config_dir, ignore=shutil.ignore_patterns("data"))
+    config_file = config_dir / "cityhub.yaml"
+    port = free_port()
+    config_file.write_text(config_file.read_text().replace("port: 8123", f"port: {port}"))
+
+    proc = subprocess.Popen(
+        [*CLI, "run", "-c", str(config_dir)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        started = time.monotonic()
+        states: dict[str, str] = {}
+        while time.monotonic() - started < 10:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=1) as r:
+                    health = json.load(r)
+                states = {c["id"]: c["state"] for c in health["cameras"]}
+                if list(states.values()) == ["online"] * 4:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.2)
+        assert list(states.values()) == ["online"] * 4, states
+
+        stopping = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(timeout=10)
+        assert time.monotonic() - stopping < 5
+        assert code == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        output = proc.communicate()[0]
+    assert f"HTTP server listening on http://127.0.0.1:{port}" in output
+    assert "Hub stopped" in output
+    assert "Traceback" not in output
