@@ -12,6 +12,7 @@ from PIL import Image
 
 from cityhub.api import CameraEvent, Clock, Events, PacketReader, Snapshot, StreamError
 from cityhub_virtual.clock import decode_clock
+from cityhub_virtual.scene import drawable_text
 
 
 def _read_until_error(reader: PacketReader) -> tuple[int, StreamError]:
@@ -105,3 +106,7 @@ async def test_setup_publishes_the_mode(make_camera) -> None:
     await camera.async_setup()
     assert camera.host.attributes["virtual_mode"] == "live"
     await camera.async_teardown()
+
+
+def test_accented_camera_names_are_drawn_without_missing_glyphs() -> None:
+    assert drawable_text("Hôtel de ville — Mandarous") == "Hotel de ville ? Mandarous"

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import threading
 import time
+import unicodedata
 
 from PIL import Image, ImageDraw, ImageFont
 
 from cityhub_virtual.clock import encode_clock
 
-__all__ = ["SceneRenderer", "wallclock_caption"]
+__all__ = ["SceneRenderer", "drawable_text", "wallclock_caption"]
 
 SKY_TOP = (70, 110, 170)
 SKY_BOTTOM = (170, 200, 230)
@@ -37,6 +38,13 @@ def _font(size: int) -> _Font:
         return ImageFont.load_default(size=max(size, 6))
     except ImportError:
         return ImageFont.load_default()
+
+
+def drawable_text(text: str) -> str:
+    """``text`` in the ASCII the bundled font draws: accents dropped, other signs as ``?``."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return "".join(c if " " <= c <= "~" else "?" for c in bare)
 
 
 def _background(width: int, height: int, title: str) -> Image.Image:
@@ -72,6 +80,7 @@ def _background(width: int, height: int, title: str) -> Image.Image:
         draw.line((x, lane_y, x + dash, lane_y), fill=LANE, width=max(height // 120, 1))
     font = _font(height // 16)
     pad = max(height // 90, 1)
+    title = drawable_text(title)
     box = draw.textbbox((2 * pad, 2 * pad), title, font=font)
     draw.rectangle((box[0] - pad, box[1] - pad, box[2] + pad, box[3] + pad), fill=TEXT_BOX)
     draw.text((2 * pad, 2 * pad), title, font=font, fill=TEXT)
