@@ -33,6 +33,7 @@ __all__ = [
     "Clock",
     "Context",
     "DriverHost",
+    "EmitEvent",
     "Events",
     "MediaPacket",
     "NotReadyError",
@@ -159,7 +160,12 @@ class StreamProfile:
 
 @attrs.frozen
 class StreamInfo:
-    """The codec parameters of an opened stream: enough to mux it without decoding."""
+    """The codec parameters of an opened stream: enough to mux it without decoding.
+
+    ``extradata`` is either Annex-B parameter sets (SPS/PPS starting with a ``00 00 01`` or
+    ``00 00 00 01`` start code; packets are then Annex-B too) or an ``avcC``/``hvcC`` record
+    (first byte 1; packets are then length-prefixed), as FFmpeg's demuxers give them.
+    """
 
     codec: str
     width: int
@@ -168,10 +174,15 @@ class StreamInfo:
     time_base: tuple[int, int]
     extradata: bytes = b""
 
+    @property
+    def length_prefixed(self) -> bool:
+        """Whether packets are length-prefixed (avcC/hvcC extradata) rather than Annex-B."""
+        return self.extradata[:1] == b"\x01"
+
 
 @attrs.frozen
 class MediaPacket:
-    """One compressed frame: Annex-B (or avcC, as the stream's extradata says) bytes and times.
+    """One compressed frame (Annex-B or length-prefixed: see :class:`StreamInfo`) and its times.
 
     ``dts`` and ``pts`` count ``StreamInfo.time_base`` units; ``wallclock`` is the UTC POSIX
     time (seconds) at which the packet was captured or received.
@@ -386,8 +397,9 @@ class Streams(Protocol):
     def open_stream(self, profile: str) -> PacketReader:
         """Open ``profile`` for reading; called from the ingest thread (may block).
 
-        Drivers whose profiles carry a ``url`` may raise ``NotImplementedError``: the core
-        then opens the URL itself.
+        Raise :class:`StreamError` when the camera cannot be reached (the core retries with
+        backoff). Drivers whose profiles carry a ``url`` may raise ``NotImplementedError``:
+        the core then opens the URL itself.
         """
         ...
 

@@ -153,8 +153,10 @@ class CameraRuntime:
         if old is not None and old.state is new.state:
             return
         if new.state is CameraState.ONLINE:
+            _LOGGER.info("Camera %s online", self.id)
             self.hub.bus.async_fire(EVENT_CAMERA_ONLINE, {"camera_id": self.id})
         elif new.state in (CameraState.OFFLINE, CameraState.ERROR):
+            _LOGGER.warning("Camera %s %s: %s", self.id, new.state.value, reason)
             self.hub.bus.async_fire(EVENT_CAMERA_OFFLINE, {"camera_id": self.id, "reason": reason})
             self.hub.bus.async_fire(EVENT_STREAM_ERROR, {"camera_id": self.id, "error": reason})
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import attrs
 
-from cityhub.api import MediaPacket, PacketReader, StreamEndedError, StreamError, StreamInfo
+from cityhub.api import MediaPacket, PacketReader, StreamError, StreamInfo
 from cityhub.redact import redact
 from cityhub.supervisor import Backoff
 
@@ -154,20 +154,19 @@ class StreamSource:
             try:
                 self._read_until_failure()
             except StreamError as err:
-                reason = redact(str(err)) or type(err).__name__
-                level = logging.INFO if isinstance(err, StreamEndedError) else logging.WARNING
-                _LOGGER.log(level, "Stream %s lost: %s", self.name, reason)
-                self._on_status(SourceStatus.OFFLINE, reason)
+                if not self._stop.is_set():
+                    self._on_status(SourceStatus.OFFLINE, redact(str(err)) or type(err).__name__)
             except Exception as err:
                 reason = redact(f"{type(err).__name__}: {err}")
-                _LOGGER.exception("Stream %s failed: %s", self.name, reason)
+                if self._backoff.failures == 0:  # a driver bug: its traceback once per series
+                    _LOGGER.exception("Stream %s failed: %s", self.name, reason)
                 self._on_status(SourceStatus.ERROR, reason)
             finally:
                 self._close_reader()
             if self._stop.is_set():
                 break
             delay = self._backoff.next_delay()
-            _LOGGER.info("Stream %s: reconnecting in %.1f s", self.name, delay)
+            _LOGGER.debug("Stream %s: reconnecting in %.1f s", self.name, delay)
             self._stop.wait(delay)
 
     def _close_reader(self) -> None:

@@ -7,7 +7,7 @@ import io
 import math
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -17,6 +17,7 @@ from cityhub.api import (
     CameraDriver,
     CameraEvent,
     DriverHost,
+    EmitEvent,
     PacketReader,
     StreamError,
     StreamProfile,
@@ -88,7 +89,7 @@ class VirtualCamera(CameraDriver):
 
     # Events ----------------------------------------------------------------------------
 
-    async def run_events(self, emit: Callable[[CameraEvent], None]) -> None:
+    async def run_events(self, emit: EmitEvent) -> None:
         """Emit simulated motion (active, then inactive) on schedule; idle forever without."""
         motion = self.settings.motion
         if motion is None:
