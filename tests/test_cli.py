@@ -13,6 +13,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
 import yaml
 
 from cityhub import __version__
@@ -101,10 +102,14 @@ def test_run_refuses_a_bad_configuration(tmp_path: Path) -> None:
     assert not (tmp_path / "data").exists()
 
 
-def test_demo_config_is_valid() -> None:
-    proc = run_cli("check-config", "-c", str(REPO / "config" / "demo"))
+@pytest.mark.parametrize(
+    ("name", "summary"),
+    [("demo", "4 camera(s), 2 zone(s)"), ("example-city", "8 camera(s), 3 zone(s)")],
+)
+def test_shipped_configurations_are_valid(name: str, summary: str) -> None:
+    proc = run_cli("check-config", "-c", str(REPO / "config" / name))
     assert proc.returncode == 0, proc.stderr
-    assert "4 camera(s), 2 zone(s)" in proc.stdout
+    assert summary in proc.stdout
 
 
 def test_demo_runs_four_cameras_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
@@ -149,3 +154,25 @@ def test_demo_runs_four_cameras_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> N
     assert f"HTTP server listening on http://127.0.0.1:{port}" in output
     assert "Hub stopped" in output
     assert "Traceback" not in output
+
+
+def test_run_refuses_a_database_newer_than_the_code(tmp_path: Path) -> None:
+    import sqlite3
+
+    config_dir = tmp_path / "config"
+    config_dir.mkdir()
+    port = free_port()
+    (config_dir / "cityhub.yaml").write_text(
+        yaml.safe_dump({"http": {"port": port}, "zones": [{"id": "centre", "name": "C"}]})
+    )
+    data = config_dir / "data"
+    data.mkdir()
+    with sqlite3.connect(data / "cityhub.db") as db:
+        db.execute("PRAGMA user_version = 999")
+    before = (data / "cityhub.db").read_bytes()
+
+    proc = run_cli("run", "-c", str(config_dir))
+    assert proc.returncode == 1
+    assert "start-up stage database failed" in proc.stderr
+    assert "999" in proc.stderr
+    assert (data / "cityhub.db").read_bytes() == before
