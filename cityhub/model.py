@@ -21,6 +21,19 @@ MAX_RETENTION_DAYS = 30
 DEFAULT_RETENTION_DAYS = 14
 """What a CSU usually keeps when neither the camera nor its zone says otherwise."""
 
+DEFAULT_SEGMENT_SECONDS = 60
+"""Length of a recorded segment (seconds): a minute keeps files few (1440 a day per camera)
+while retention, export and a crash's loss stay fine-grained."""
+MIN_SEGMENT_SECONDS = 2
+MAX_SEGMENT_SECONDS = 600
+"""Ten minutes: longer files make retention coarse and a repair costlier."""
+DEFAULT_PRE_ROLL_S = 5.0
+"""Seconds of video kept before an event in event mode: enough to see what led to it."""
+DEFAULT_POST_ROLL_S = 10.0
+"""Seconds recorded after the last trigger of an event."""
+MAX_ROLL_S = 300.0
+"""Longest pre- or post-roll (seconds); the pre-roll is held in memory."""
+
 DEFAULT_HTTP_HOST = "127.0.0.1"
 DEFAULT_HTTP_PORT = 8123
 
@@ -88,6 +101,24 @@ class Authorisation:
     expires: date
 
 
+class RecordingMode(enum.StrEnum):
+    """What a camera records: everything, or only around events."""
+
+    CONTINUOUS = "continuous"
+    EVENT = "event"
+
+
+@attrs.frozen
+class RecordingSettings:
+    """How a camera's main stream is recorded (the ``recording:`` section and camera key)."""
+
+    enabled: bool = True
+    mode: RecordingMode = RecordingMode.CONTINUOUS
+    segment_seconds: int = DEFAULT_SEGMENT_SECONDS
+    pre_roll: float = DEFAULT_PRE_ROLL_S
+    post_roll: float = DEFAULT_POST_ROLL_S
+
+
 @attrs.frozen
 class CameraConfig:
     """One camera as configured; ``retention_days`` is resolved (camera > zone > default)."""
@@ -103,7 +134,7 @@ class CameraConfig:
     purpose: str | None = None
     authorisation: Authorisation | None = None
     enabled: bool = True
-    recording: bool = True
+    recording: RecordingSettings = RecordingSettings()
     options: Mapping[str, Any] = attrs.field(factory=dict)
 
     def info(self) -> CameraInfo:
@@ -183,6 +214,7 @@ class HubConfig:
     hub: HubSettings
     http: HttpConfig
     storage: StorageConfig
+    recording: RecordingSettings = RecordingSettings()
     sites: tuple[Site, ...] = ()
     zones: tuple[Zone, ...] = ()
     emplacements: tuple[Emplacement, ...] = ()

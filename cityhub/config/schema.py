@@ -20,8 +20,15 @@ from cityhub.config.loader import suggest
 from cityhub.model import (
     DEFAULT_HTTP_HOST,
     DEFAULT_HTTP_PORT,
+    DEFAULT_POST_ROLL_S,
+    DEFAULT_PRE_ROLL_S,
+    DEFAULT_SEGMENT_SECONDS,
     MAX_RETENTION_DAYS,
+    MAX_ROLL_S,
+    MAX_SEGMENT_SECONDS,
+    MIN_SEGMENT_SECONDS,
     Permission,
+    RecordingMode,
 )
 
 Validator = Callable[[Any], Any]
@@ -177,6 +184,23 @@ def coordinate(limit: float) -> Validator:
     return validate
 
 
+def seconds(maximum: float) -> Validator:
+    """A validator of a duration in seconds, ``0..maximum`` (decimals allowed)."""
+
+    def validate(value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise Problem(f"expected a number of seconds (got {describe(value)})")
+        try:
+            number = float(value)
+        except ValueError:
+            raise Problem(f"expected a number of seconds (got {describe(value)})") from None
+        if not 0 <= number <= maximum:
+            raise Problem(f"{value} is out of range (0..{maximum:g} seconds)")
+        return number
+
+    return validate
+
+
 def boolean(value: Any) -> bool:
     """``true`` or ``false`` (``yes``/``no``, ``on``/``off`` as text too, for ``!env_var``)."""
     if isinstance(value, bool):
@@ -269,6 +293,61 @@ STORAGE_SCHEMA = vol.Schema(
 
 RETENTION_SCHEMA = vol.Schema(retention_days)
 
+_RECORDING_VALIDATORS: dict[str, Validator] = {
+    "mode": one_of([m.value for m in RecordingMode]),
+    "segment_seconds": integer(MIN_SEGMENT_SECONDS, MAX_SEGMENT_SECONDS),
+    "pre_roll": seconds(MAX_ROLL_S),
+    "post_roll": seconds(MAX_ROLL_S),
+}
+_RECORDING_DEFAULTS: dict[str, Any] = {
+    "mode": RecordingMode.CONTINUOUS.value,
+    "segment_seconds": DEFAULT_SEGMENT_SECONDS,
+    "pre_roll": DEFAULT_PRE_ROLL_S,
+    "post_roll": DEFAULT_POST_ROLL_S,
+}
+
+RECORDING_SCHEMA = vol.Schema(
+    {
+        vol.Optional(key, default=_RECORDING_DEFAULTS[key]): validator
+        for key, validator in _RECORDING_VALIDATORS.items()
+    }
+)
+"""The top-level ``recording:`` section: how every camera records unless it says otherwise."""
+
+CAMERA_RECORDING_SCHEMA = vol.Schema(
+    {vol.Optional(key): validator for key, validator in _RECORDING_VALIDATORS.items()}
+)
+"""A camera's ``recording:`` mapping: overrides of the top-level section, no defaults."""
+
+
+def camera_recording(value: Any) -> bool | dict[str, Any]:
+    """``true``/``false``, or a mapping overriding the ``recording:`` section for one camera."""
+    if not isinstance(value, dict):
+        try:
+            return boolean(value)
+        except Problem:
+            raise Problem(
+                f"expected true, false or a mapping of recording settings (got {describe(value)})"
+            ) from None
+    try:
+        result: dict[str, Any] = CAMERA_RECORDING_SCHEMA(value)
+    except vol.MultipleInvalid as errors:
+        keys = list(_RECORDING_VALIDATORS)
+        raise vol.MultipleInvalid(
+            [
+                Problem(
+                    f"unknown key '{error.path[-1]}' (allowed: {', '.join(keys)}"
+                    f"{suggest(str(error.path[-1]), keys)})",
+                    path=error.path,
+                )
+                if error.msg == "extra keys not allowed" and error.path
+                else error
+                for error in errors.errors
+            ]
+        ) from None
+    return result
+
+
 SITE_SCHEMA = vol.Schema({vol.Required("id"): slug, vol.Required("name"): text})
 
 ZONE_SCHEMA = vol.Schema(
@@ -306,7 +385,7 @@ CAMERA_SCHEMA = vol.Schema(
         vol.Optional("retention_days"): retention_days,
         vol.Optional("authorisation"): vol.Schema(_dates("order")),
         vol.Optional("enabled", default=True): boolean,
-        vol.Optional("recording", default=True): boolean,
+        vol.Optional("recording", default=True): camera_recording,
         vol.Optional("options", default=dict): mapping,
     }
 )
@@ -339,6 +418,7 @@ SINGLE_SECTIONS: dict[str, vol.Schema] = {
     "hub": HUB_SCHEMA,
     "http": HTTP_SCHEMA,
     "storage": STORAGE_SCHEMA,
+    "recording": RECORDING_SCHEMA,
 }
 """Sections that are one mapping."""
 
@@ -352,5 +432,5 @@ LIST_SECTIONS: dict[str, vol.Schema] = {
 }
 """Sections that are a list of mappings, each validated on its own."""
 
-TOP_LEVEL_KEYS = ("hub", "http", "storage", "retention_days", *LIST_SECTIONS, "roles")
+TOP_LEVEL_KEYS = ("hub", "http", "storage", "recording", "retention_days", *LIST_SECTIONS, "roles")
 """Every key ``cityhub.yaml`` may hold, in the order the documentation gives them."""

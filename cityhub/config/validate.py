@@ -14,6 +14,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
 
+import attrs
 import voluptuous as vol
 
 from cityhub.api import CameraDriver, CameraKind, Notifier, StorageBackend
@@ -33,6 +34,8 @@ from cityhub.model import (
     HubSettings,
     NotifierConfig,
     Permission,
+    RecordingMode,
+    RecordingSettings,
     RoleConfig,
     Site,
     StorageConfig,
@@ -387,6 +390,7 @@ class Checker:
         hub = _present(self.single["hub"])
         http = _present(self.single["http"])
         storage = _present(self.single["storage"])
+        recording = _recording(_present(self.single["recording"]))
         default_retention = _present(self.retention)
         zones = tuple(_zone(item) for item in self._valid("zones"))
         zone_retention = {zone.id: zone.retention_days for zone in zones}
@@ -395,6 +399,7 @@ class Checker:
                 item,
                 self.options.get(("cameras", index), {}),
                 zone_retention.get(item["zone"]) or default_retention,
+                recording,
             )
             for index, item in enumerate(self._valid("cameras"))
         )
@@ -410,6 +415,7 @@ class Checker:
             storage=StorageConfig(
                 backend=storage["backend"], options=self.options.get(("storage",), {})
             ),
+            recording=recording,
             sites=tuple(Site(id=item["id"], name=item["name"]) for item in self._valid("sites")),
             zones=zones,
             emplacements=tuple(_emplacement(item) for item in self._valid("emplacements")),
@@ -479,8 +485,26 @@ def _emplacement(item: dict[str, Any]) -> Emplacement:
     )
 
 
-def _camera(item: dict[str, Any], options: dict[str, Any], zone_retention: int) -> CameraConfig:
+def _recording(item: dict[str, Any], base: RecordingSettings | None = None) -> RecordingSettings:
+    """Recording settings from a validated mapping, missing keys taken from ``base``."""
+    base = base or RecordingSettings()
+    return RecordingSettings(
+        enabled=True,
+        mode=RecordingMode(item.get("mode", base.mode)),
+        segment_seconds=item.get("segment_seconds", base.segment_seconds),
+        pre_roll=item.get("pre_roll", base.pre_roll),
+        post_roll=item.get("post_roll", base.post_roll),
+    )
+
+
+def _camera(
+    item: dict[str, Any],
+    options: dict[str, Any],
+    zone_retention: int,
+    recording: RecordingSettings,
+) -> CameraConfig:
     authorisation = item.get("authorisation")
+    own = item["recording"]
     return CameraConfig(
         id=item["id"],
         name=item["name"],
@@ -501,7 +525,11 @@ def _camera(item: dict[str, Any], options: dict[str, Any], zone_retention: int) 
             else None
         ),
         enabled=item["enabled"],
-        recording=item["recording"],
+        recording=(
+            _recording(own, recording)
+            if isinstance(own, dict)
+            else attrs.evolve(recording, enabled=own)
+        ),
         options=options,
     )
 

@@ -77,7 +77,8 @@ def test_unknown_top_level_key_suggests_a_close_one(write: Write, issues: Issues
     write("cityhub.yaml", "retension_days: 10\n")
     assert issues() == [
         "cityhub.yaml:1: retension_days: unknown key 'retension_days' (allowed: hub, http, "
-        "storage, retention_days, sites, zones, emplacements, cameras, notifiers, users, roles; "
+        "storage, recording, retention_days, sites, zones, emplacements, cameras, notifiers, "
+        "users, roles; "
         "did you mean 'retention_days'?)"
     ]
 
@@ -283,7 +284,8 @@ cameras:
     )
     assert issues() == [
         "cityhub.yaml:6: cameras[0].kind: 'dome' is not allowed (one of: fixed, ptz, panoramic)",
-        "cityhub.yaml:7: cameras[1].recording: expected true or false (got the text 'sometimes')",
+        "cityhub.yaml:7: cameras[1].recording: expected true, false or a mapping of recording "
+        "settings (got the text 'sometimes')",
         "cityhub.yaml:8: cameras[2].phase: -1 is out of range (at least 1)",
         "cityhub.yaml:8: cameras[2].retention_days: 31 is above the legal maximum of 30 days "
         "(set 1..30; Code de la sécurité intérieure, art. L252-5)",

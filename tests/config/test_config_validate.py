@@ -22,6 +22,7 @@ from cityhub.model import (
     HubSettings,
     NotifierConfig,
     Permission,
+    RecordingSettings,
     RoleConfig,
     Site,
     StorageConfig,
@@ -254,8 +255,8 @@ def test_five_mistakes_in_two_files(write: Write, tmp_path: Path, load: Load) ->
             config_file,
             4,
             "retension_days",
-            "unknown key 'retension_days' (allowed: hub, http, storage, retention_days, sites, "
-            "zones, emplacements, cameras, notifiers, users, roles; "
+            "unknown key 'retension_days' (allowed: hub, http, storage, recording, "
+            "retention_days, sites, zones, emplacements, cameras, notifiers, users, roles; "
             "did you mean 'retention_days'?)",
         ),
         ConfigIssue(
@@ -501,7 +502,7 @@ def test_valid_configuration_builds_the_expected_hub_config(
                 zone="gare",
                 retention_days=30,
                 enabled=False,
-                recording=False,
+                recording=RecordingSettings(enabled=False),
                 options={"fps": 25},
             ),
         ),
