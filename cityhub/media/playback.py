@@ -1,0 +1,542 @@
+"""Playback of recordings: what was recorded when, and remuxing it to fMP4 or MP4.
+
+The recording index (``segments``) says which fragmented-MP4 file holds which instants. A
+packet's capture instant is its segment's ``start_ms`` plus its presentation time relative to
+the segment's first packet (a keyframe), so the timestamps written inside the files never
+matter. Nothing is decoded: packets are demuxed from the segment files and muxed again with
+timestamps measured from the first exported frame, so media time ``t`` in the output is the
+instant ``start + t``; a gap in the recording shows as the last frame held until the next one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import math
+from collections.abc import AsyncIterator, Callable, Generator, Iterator, Sequence
+from contextlib import ExitStack
+from datetime import UTC, datetime
+from fractions import Fraction
+from pathlib import Path
+from typing import BinaryIO
+
+import attrs
+import av
+import av.container
+import av.packet
+import av.video.stream
+
+from cityhub.api import StorageBackend
+from cityhub.db import Database
+
+__all__ = [
+    "DEFAULT_STREAM",
+    "Gap",
+    "NoFootageError",
+    "Playback",
+    "PlaybackError",
+    "RemuxResult",
+    "Segment",
+    "SegmentMissingError",
+    "SourceIntegrityError",
+    "StreamChangedError",
+    "Timeline",
+    "from_ms",
+    "gap_tolerance_ms",
+    "to_ms",
+]
+
+DEFAULT_STREAM = "main"
+"""The profile played and exported unless another is asked for: the native, full-quality one."""
+
+GAP_MIN_MS = 1000
+"""Shortest hole (milliseconds) reported as a gap: below a second, jitter and segment joins."""
+GAP_FRAME_INTERVALS = 2
+"""A hole longer than this many frame intervals is a gap even at low frame rates (1 fps...)."""
+
+FMP4_MOVFLAGS = "frag_keyframe+empty_moov+default_base_moof"
+"""Fragmented MP4 for streaming: an init segment, then one fragment per GOP, no seeking back."""
+FASTSTART_MOVFLAGS = "+faststart"
+"""Regular MP4 with the index in front: any player opens it, even while it is still copying."""
+
+OUTPUT_TIME_BASE = Fraction(1, 90000)
+"""Time base of the output track (seconds): the MPEG 90 kHz clock, exact for every common fps."""
+
+HASH_CHUNK_BYTES = 1 << 20
+"""Read size (bytes) when hashing a segment file: large enough to stream at disk speed."""
+
+Progress = Callable[[int, int], None]
+"""Called with (milliseconds of the range done, milliseconds in the range), from a thread."""
+
+
+class PlaybackError(Exception):
+    """Base class of the errors this module raises."""
+
+
+class NoFootageError(PlaybackError):
+    """Nothing was recorded for this camera and stream over the range asked for."""
+
+
+class SegmentMissingError(PlaybackError):
+    """A segment listed in the index has no file in storage (deleted or lost)."""
+
+
+class SourceIntegrityError(PlaybackError):
+    """A segment file no longer has the SHA-256 recorded in the index when it was closed."""
+
+
+class StreamChangedError(PlaybackError):
+    """The codec or picture size changes within the range; one MP4 track cannot hold both."""
+
+
+def to_ms(moment: datetime) -> int:
+    """``moment`` as integer milliseconds since the POSIX epoch (it must be timezone-aware)."""
+    if moment.tzinfo is None:
+        raise ValueError(f"naive datetime {moment!r}: give a timezone-aware time")
+    return math.floor(moment.timestamp() * 1000 + 0.5)
+
+
+def from_ms(ms: int) -> datetime:
+    """The UTC datetime of ``ms`` milliseconds since the POSIX epoch."""
+    return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+def gap_tolerance_ms(fps: float) -> int:
+    """The longest hole (ms) that is not a gap: max(2 frame intervals, 1 s)."""
+    if fps <= 0:
+        return GAP_MIN_MS
+    return max(GAP_MIN_MS, math.ceil(GAP_FRAME_INTERVALS * 1000 / fps))
+
+
+@attrs.frozen
+class Segment:
+    """One row of the recording index: a fragmented-MP4 file and the instants it holds."""
+
+    id: int
+    camera_id: str
+    stream: str
+    start_ms: int
+    end_ms: int
+    codec: str
+    width: int
+    height: int
+    fps: float
+    storage_key: str
+    sha256: str | None
+    state: str
+    bytes: int
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the recorder is still writing it (its ``end_ms`` is not known yet)."""
+        return self.state == "open"
+
+
+@attrs.frozen
+class Gap:
+    """An interval with no footage, in integer UTC milliseconds."""
+
+    start_ms: int
+    end_ms: int
+
+    @property
+    def duration_ms(self) -> int:
+        """Length of the gap in milliseconds."""
+        return self.end_ms - self.start_ms
+
+
+@attrs.frozen
+class Timeline:
+    """A camera stream's recordings over a range: the segments, their runs and the gaps."""
+
+    camera_id: str
+    stream: str
+    start_ms: int
+    end_ms: int
+    segments: tuple[Segment, ...]
+    recordings: tuple[Gap, ...]
+    gaps: tuple[Gap, ...]
+
+
+@attrs.frozen
+class RemuxResult:
+    """What a remux wrote: the instants of its first and last frames, frames, codec, gaps."""
+
+    first_ms: int
+    last_ms: int
+    end_ms: int
+    frames: int
+    codec: str
+    width: int
+    height: int
+    fps: float
+    gaps: tuple[Gap, ...]
+    sources: tuple[Segment, ...]
+
+
+def find_gaps(
+    spans: Sequence[tuple[int, int]], start_ms: int, end_ms: int, tolerance_ms: int
+) -> tuple[tuple[Gap, ...], tuple[Gap, ...]]:
+    """Runs of footage and the gaps between them over [start_ms, end_ms], from sorted spans."""
+    runs: list[Gap] = []
+    gaps: list[Gap] = []
+    cursor = start_ms
+    for span_start, span_end in spans:
+        if span_start - cursor > tolerance_ms:
+            gaps.append(Gap(cursor, min(span_start, end_ms)))
+        if runs and span_start - runs[-1].end_ms <= tolerance_ms:
+            runs[-1] = Gap(runs[-1].start_ms, max(runs[-1].end_ms, span_end))
+        else:
+            runs.append(Gap(max(span_start, start_ms), span_end))
+        cursor = max(cursor, span_end)
+    if end_ms - cursor > tolerance_ms:
+        gaps.append(Gap(cursor, end_ms))
+    clipped = tuple(Gap(r.start_ms, min(r.end_ms, end_ms)) for r in runs if r.start_ms <= end_ms)
+    return clipped, tuple(gaps)
+
+
+@attrs.define
+class _Frame:
+    """A demuxed packet, its capture instants (ms, exact) and the stream it came from."""
+
+    packet: av.packet.Packet[av.video.stream.VideoStream]
+    pts_ms: Fraction
+    dts_ms: Fraction
+    duration_ms: Fraction
+    stream: av.video.stream.VideoStream
+
+
+class _ChunkSink:
+    """A write-only file for PyAV that keeps what the muxer wrote until it is taken."""
+
+    def __init__(self) -> None:
+        self._chunks: list[bytes] = []
+
+    def write(self, data: bytes) -> int:
+        self._chunks.append(bytes(data))
+        return len(data)
+
+    def take(self) -> bytes:
+        """Everything written since the last call."""
+        data = b"".join(self._chunks)
+        self._chunks.clear()
+        return data
+
+
+class Playback:
+    """Reads the recording index and the segment files: timelines, fMP4 streams, MP4 files."""
+
+    def __init__(self, db: Database, storage: StorageBackend) -> None:
+        self.db = db
+        self.storage = storage
+
+    async def segments(
+        self, camera_id: str, stream: str, start: datetime, end: datetime
+    ) -> list[Segment]:
+        """The segments of ``camera_id``/``stream`` holding instants in [start, end], in order."""
+        rows = await self.db.fetchall(
+            "SELECT id, camera_id, stream, start_ms, end_ms, codec, width, height, fps,"
+            " storage_key, sha256, state, bytes FROM segments"
+            " WHERE camera_id = ? AND stream = ? AND start_ms <= ?"
+            " AND (end_ms >= ? OR state = 'open') ORDER BY start_ms, id",
+            (camera_id, stream, to_ms(end), to_ms(start)),
+        )
+        return [Segment(**dict(row)) for row in rows]
+
+    async def timeline(
+        self, camera_id: str, stream: str, start: datetime, end: datetime
+    ) -> Timeline:
+        """Recordings and gaps of a camera stream over [start, end], from the index."""
+        start_ms, end_ms = to_ms(start), to_ms(end)
+        segments = await self.segments(camera_id, stream, start, end)
+        now_ms = to_ms(datetime.now(UTC))
+        spans = [(s.start_ms, max(s.end_ms, now_ms) if s.is_open else s.end_ms) for s in segments]
+        fps = min((s.fps for s in segments if s.fps > 0), default=0.0)
+        recordings, gaps = find_gaps(spans, start_ms, end_ms, gap_tolerance_ms(fps))
+        return Timeline(camera_id, stream, start_ms, end_ms, tuple(segments), recordings, gaps)
+
+    async def stream(
+        self, camera_id: str, stream: str, start: datetime, end: datetime
+    ) -> AsyncIterator[bytes]:
+        """Fragmented MP4 of [start, end]: the init segment, then one fragment per GOP.
+
+        It starts at the keyframe at or before ``start`` and raises :class:`NoFootageError`
+        before yielding anything when there is no footage in the range.
+        """
+        segments = await self.segments(camera_id, stream, start, end)
+        chunks = self._fmp4_chunks(segments, to_ms(start), to_ms(end))
+        try:
+            while True:
+                chunk = await asyncio.to_thread(next, chunks, None)
+                if chunk is None:
+                    return
+                yield chunk
+        finally:
+            await asyncio.to_thread(chunks.close)
+
+    async def remux_to_file(
+        self,
+        camera_id: str,
+        stream: str,
+        start: datetime,
+        end: datetime,
+        path: Path,
+        *,
+        verify_sources: bool = False,
+        progress: Progress | None = None,
+    ) -> RemuxResult:
+        """Write [start, end] to ``path`` as a regular MP4 with the index in front (faststart).
+
+        It starts at the keyframe at or before ``start`` and ends with the last frame at or
+        before ``end``. With ``verify_sources``, each segment file is first checked against
+        the SHA-256 in the index (:class:`SourceIntegrityError` on a mismatch).
+        """
+        segments = await self.segments(camera_id, stream, start, end)
+        return await asyncio.to_thread(
+            self._remux_file, segments, to_ms(start), to_ms(end), path, verify_sources, progress
+        )
+
+    # --- blocking work, in worker threads ---------------------------------------------------
+
+    def _fmp4_chunks(
+        self, segments: Sequence[Segment], start_ms: int, end_ms: int
+    ) -> Generator[bytes, None, None]:
+        """The fMP4 bytes of the range, one chunk per muxer flush."""
+        sink = _ChunkSink()
+        frames = self._frames(segments, start_ms, end_ms, verify_sources=False, used=[])
+        with ExitStack() as stack:
+            first = next(frames, None)
+            if first is None:
+                raise NoFootageError(_no_footage(segments, start_ms, end_ms))
+            output = stack.enter_context(
+                av.open(sink, "w", format="mp4", options={"movflags": FMP4_MOVFLAGS})
+            )
+            muxer = _Muxer(output, first)
+            output.start_encoding()
+            yield sink.take()
+            muxer.mux(first)
+            for frame in frames:
+                muxer.mux(frame)
+                chunk = sink.take()
+                if chunk:
+                    yield chunk
+        tail = sink.take()
+        if tail:
+            yield tail
+
+    def _remux_file(
+        self,
+        segments: Sequence[Segment],
+        start_ms: int,
+        end_ms: int,
+        path: Path,
+        verify_sources: bool,
+        progress: Progress | None,
+    ) -> RemuxResult:
+        """Remux the range into a faststart MP4 at ``path``; return what was written."""
+        used: list[Segment] = []
+        frames = self._frames(segments, start_ms, end_ms, verify_sources=verify_sources, used=used)
+        first = next(frames, None)
+        if first is None:
+            raise NoFootageError(_no_footage(segments, start_ms, end_ms))
+        total = max(end_ms - start_ms, 1)
+        with av.open(str(path), "w", format="mp4", options={"movflags": FASTSTART_MOVFLAGS}) as out:
+            muxer = _Muxer(out, first)
+            muxer.mux(first)
+            for frame in frames:
+                muxer.mux(frame)
+                if progress is not None and muxer.frames % 25 == 0:
+                    progress(min(int(frame.pts_ms) - start_ms, total), total)
+        if progress is not None:
+            progress(total, total)
+        return muxer.result(used)
+
+    def _frames(
+        self,
+        segments: Sequence[Segment],
+        start_ms: int,
+        end_ms: int,
+        *,
+        verify_sources: bool,
+        used: list[Segment],
+    ) -> Iterator[_Frame]:
+        """The frames to remux, from the keyframe at or before ``start_ms`` to ``end_ms``.
+
+        Each segment read is appended to ``used``.
+        """
+        if end_ms < start_ms:
+            return
+        first_index = _first_segment(segments, start_ms)
+        if first_index is None:
+            return
+        template: Segment | None = None
+        pending: list[_Frame] = []
+        started = False
+        for segment in segments[first_index:]:
+            if segment.start_ms > end_ms:
+                break
+            if template is not None and (segment.codec, segment.width, segment.height) != (
+                template.codec,
+                template.width,
+                template.height,
+            ):
+                raise StreamChangedError(
+                    f"camera {segment.camera_id} changes from {template.codec} "
+                    f"{template.width}x{template.height} to {segment.codec} "
+                    f"{segment.width}x{segment.height} at "
+                    f"{from_ms(segment.start_ms):%Y-%m-%d %H:%M:%S} UTC; export the ranges "
+                    f"before and after separately"
+                )
+            template = segment
+            used.append(segment)
+            for frame in self._segment_frames(segment, verify_sources):
+                if frame.pts_ms > end_ms:
+                    if frame.packet.is_keyframe:
+                        break
+                    continue
+                if not started:
+                    if frame.packet.is_keyframe:
+                        pending = [frame]
+                    elif pending:
+                        pending.append(frame)
+                    if frame.pts_ms < start_ms:
+                        continue
+                    started = True
+                    yield from pending
+                    pending = []
+                    continue
+                yield frame
+        if not started:
+            yield from pending
+
+    def _segment_frames(self, segment: Segment, verify: bool) -> Iterator[_Frame]:
+        """The video packets of one segment file with their capture instants."""
+        if verify and segment.sha256 is not None:
+            actual = self._hash(segment)
+            if actual != segment.sha256:
+                raise SourceIntegrityError(
+                    f"segment {segment.storage_key} (camera {segment.camera_id}) has SHA-256 "
+                    f"{actual}, but the index recorded {segment.sha256} when it was closed: "
+                    f"the file was altered or damaged after recording"
+                )
+        with self._open(segment) as file, av.open(file, "r", format="mp4") as container:
+            if not container.streams.video:
+                return
+            video = container.streams.video[0]
+            time_base = video.time_base
+            assert time_base is not None
+            scale = Fraction(time_base) * 1000
+            reference: int | None = None
+            for packet in container.demux(video):
+                if packet.size == 0:
+                    continue
+                pts = packet.pts if packet.pts is not None else packet.dts
+                dts = packet.dts if packet.dts is not None else pts
+                if pts is None or dts is None:
+                    continue
+                if reference is None:
+                    reference = pts
+                yield _Frame(
+                    packet=packet,
+                    pts_ms=segment.start_ms + (pts - reference) * scale,
+                    dts_ms=segment.start_ms + (dts - reference) * scale,
+                    duration_ms=(packet.duration or 0) * scale,
+                    stream=video,
+                )
+
+    def _open(self, segment: Segment) -> BinaryIO:
+        try:
+            return self.storage.open_read(segment.storage_key)
+        except FileNotFoundError as err:
+            raise SegmentMissingError(
+                f"segment {segment.storage_key} (camera {segment.camera_id}, from "
+                f"{from_ms(segment.start_ms):%Y-%m-%d %H:%M:%S} UTC) is in the index but its "
+                f"file is missing from storage"
+            ) from err
+
+    def _hash(self, segment: Segment) -> str:
+        digest = hashlib.sha256()
+        with self._open(segment) as file:
+            while chunk := file.read(HASH_CHUNK_BYTES):
+                digest.update(chunk)
+        return digest.hexdigest()
+
+
+def _first_segment(segments: Sequence[Segment], start_ms: int) -> int | None:
+    """Index of the segment to start from: the one holding ``start_ms``, else the next one."""
+    holding = None
+    for index, segment in enumerate(segments):
+        if segment.start_ms <= start_ms and (segment.is_open or segment.end_ms >= start_ms):
+            holding = index
+    if holding is not None:
+        return holding
+    return next((i for i, s in enumerate(segments) if s.start_ms > start_ms), None)
+
+
+def _no_footage(segments: Sequence[Segment], start_ms: int, end_ms: int) -> str:
+    if end_ms < start_ms:
+        return "the range is empty: it ends before it starts"
+    return (
+        f"no footage between {from_ms(start_ms):%Y-%m-%d %H:%M:%S} and "
+        f"{from_ms(end_ms):%Y-%m-%d %H:%M:%S} UTC"
+        + ("" if segments else " (no segment in the recording index)")
+    )
+
+
+class _Muxer:
+    """Muxes frames into one output video track, timestamps measured from the first frame."""
+
+    def __init__(self, output: av.container.OutputContainer, first: _Frame) -> None:
+        self.output = output
+        self.track = output.add_stream_from_template(first.stream)
+        self.track.time_base = OUTPUT_TIME_BASE
+        self.origin_ms = first.pts_ms
+        self.frames = 0
+        self.codec = first.stream.codec_context.name
+        self.width = first.stream.codec_context.width
+        self.height = first.stream.codec_context.height
+        rate = first.stream.average_rate or first.stream.guessed_rate
+        self.fps = float(rate) if rate else 0.0
+        self.tolerance_ms = gap_tolerance_ms(self.fps)
+        self._last_dts: int | None = None
+        self._last_pts_ms = first.pts_ms
+        self._end_ms = first.pts_ms
+        self._gaps: list[Gap] = []
+
+    def mux(self, frame: _Frame) -> None:
+        """Mux one frame with output timestamps; record a gap when it follows a hole."""
+        time_base = self.track.time_base
+        assert time_base is not None
+        ticks = Fraction(1, 1000) / Fraction(time_base)
+        dts = round((frame.dts_ms - self.origin_ms) * ticks)
+        if self._last_dts is not None and dts <= self._last_dts:
+            dts = self._last_dts + 1
+        pts = max(round((frame.pts_ms - self.origin_ms) * ticks), dts)
+        if self.frames and frame.pts_ms - self._end_ms > self.tolerance_ms:
+            self._gaps.append(Gap(math.floor(self._end_ms), math.ceil(frame.pts_ms)))
+        packet = frame.packet
+        packet.stream = self.track
+        packet.time_base = time_base
+        packet.dts = dts
+        packet.pts = pts
+        packet.duration = round(frame.duration_ms * ticks)
+        self.output.mux(packet)
+        self._last_dts = dts
+        self._last_pts_ms = max(self._last_pts_ms, frame.pts_ms)
+        self._end_ms = max(self._end_ms, frame.pts_ms + frame.duration_ms)
+        self.frames += 1
+
+    def result(self, sources: Sequence[Segment]) -> RemuxResult:
+        """What was muxed so far."""
+        return RemuxResult(
+            first_ms=math.floor(self.origin_ms),
+            last_ms=math.floor(self._last_pts_ms),
+            end_ms=math.ceil(self._end_ms),
+            frames=self.frames,
+            codec=self.codec,
+            width=self.width,
+            height=self.height,
+            fps=self.fps,
+            gaps=tuple(self._gaps),
+            sources=tuple(sources),
+        )
