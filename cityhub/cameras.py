@@ -21,6 +21,7 @@ from cityhub.api import (
     Streams,
 )
 from cityhub.const import EVENT_CAMERA_OFFLINE, EVENT_CAMERA_ONLINE, EVENT_STREAM_ERROR
+from cityhub.media.recorder import Recorder
 from cityhub.media.source import SourceStatus, StreamSource
 from cityhub.media.url_reader import UrlReader
 from cityhub.model import CameraConfig
@@ -80,6 +81,7 @@ class CameraRuntime:
         self.driver_type = driver_type
         self.driver: CameraDriver | None = None
         self.sources: dict[str, StreamSource] = {}
+        self.recorders: dict[str, Recorder] = {}
         self.profiles: list[StreamProfile] = []
         self._task_prefix = f"camera:{config.id}:"
 
@@ -140,6 +142,11 @@ class CameraRuntime:
             lambda status, reason: self._post_status(loop, status, reason),
         )
         self.sources[profile.name] = source
+        recording = self.hub.recording
+        if self.config.recording.enabled and recording is not None:
+            recorder = recording.create_recorder(self.config, profile.name)
+            self.recorders[profile.name] = recorder
+            source.add_consumer(recorder.consume)
         source.start()
 
     def _post_status(
@@ -176,6 +183,15 @@ class CameraRuntime:
         for source, ended in zip(sources, results, strict=True):
             if ended is not True:
                 _LOGGER.warning("Ingest thread %s did not stop in time", source.name)
+        recorders, self.recorders = list(self.recorders.values()), {}
+        results = await asyncio.gather(
+            *(asyncio.to_thread(r.stop, timeout) for r in recorders), return_exceptions=True
+        )
+        for recorder, ended in zip(recorders, results, strict=True):
+            if ended is not True:
+                _LOGGER.warning("Recorder of %s did not stop in time", recorder.camera_id)
+            if self.hub.recording is not None:
+                self.hub.recording.remove_recorder(recorder)
         driver, self.driver = self.driver, None
         if driver is not None:
             await self._teardown(driver)

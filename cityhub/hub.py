@@ -25,6 +25,7 @@ from cityhub.const import (
     STAGE_TIMEOUT_S,
 )
 from cityhub.db import Database
+from cityhub.media.recording import Recording
 from cityhub.model import HubConfig
 from cityhub.plugins import Plugins
 from cityhub.services import ServiceCall, ServiceRegistry
@@ -72,6 +73,7 @@ class Hub:
         self.supervisor = Supervisor()
         self.db: Database | None = None
         self.storage: StorageBackend | None = None
+        self.recording: Recording | None = None
         self.cameras: dict[str, CameraRuntime] = {}
         self.started_at: float | None = None
         self.http_url: str | None = None
@@ -112,6 +114,7 @@ class Hub:
             ("storage", self._start_storage),
             ("event log", self._start_event_log),
             ("services", self._start_services),
+            ("recording", self._start_recording),
             ("cameras", self._start_cameras),
             ("http", self._start_http),
         ]
@@ -240,6 +243,14 @@ class Hub:
         await runtime.async_stop(STAGE_TIMEOUT_S)
         runtime.async_start()
 
+    async def _start_recording(self) -> None:
+        assert self.db is not None
+        assert self.storage is not None
+        recording = Recording(self, self.db, self.storage)
+        await recording.async_start()
+        self.recording = recording
+        self._stops.append(("recording", recording.async_stop))
+
     async def _start_cameras(self) -> None:
         for camera in self.config.cameras:
             if not camera.enabled:
@@ -273,8 +284,10 @@ class Hub:
             status = self.states.get(camera.id)
             runtime = self.cameras.get(camera.id)
             streams = {}
+            recorders = {}
             if runtime is not None:
                 streams = {name: s.stats().as_dict() for name, s in runtime.sources.items()}
+                recorders = {name: r.stats().as_dict() for name, r in runtime.recorders.items()}
             cameras.append(
                 {
                     "id": camera.id,
@@ -289,6 +302,7 @@ class Hub:
                     "recording": status.recording if status else False,
                     "since": status.last_changed.isoformat(timespec="seconds") if status else None,
                     "streams": streams,
+                    "recorders": recorders,
                 }
             )
         uptime = time.monotonic() - self.started_at if self.started_at is not None else 0.0

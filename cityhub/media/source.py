@@ -1,10 +1,17 @@
 """Ingest: one ``StreamSource`` per camera stream, reading packets in its own thread.
 
-The thread opens a :class:`~cityhub.api.PacketReader`, drops packets whose dts does not
-increase, hands each packet to the consumers (in the thread: consumers must only enqueue, so a
-slow one never stalls ingest), keeps counters, and reconnects with backoff when the reader
-fails. It reaches the event loop only through the ``on_status`` callback, which the owner
-wraps with ``loop.call_soon_threadsafe``.
+The thread opens a :class:`~cityhub.api.PacketReader`, hands each packet to the consumers (in
+the thread: consumers must only enqueue, so a slow one never stalls ingest), keeps counters,
+and reconnects with backoff when the reader fails. It reaches the event loop only through the
+``on_status`` callback, which the owner wraps with ``loop.call_soon_threadsafe``.
+
+Timestamps. Packets are grouped in *runs*: a run starts at a keyframe after each (re)connect
+and after each discontinuity (a dts jump of more than ``DTS_JUMP_MAX_S`` either way); packets
+before that keyframe are skipped. Within a run, packets whose dts does not increase are
+dropped, dts and pts are rebased so the run's first keyframe is at 0, and ``wallclock`` is the
+first keyframe's wallclock plus the dts elapsed since it, so capture times are as regular as
+the camera's clock rather than jittering with thread scheduling. A consumer therefore sees a
+new run as a keyframe whose dts does not increase on the previous packet (it is 0).
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from fractions import Fraction
 from typing import Any
 
 import attrs
@@ -25,6 +33,13 @@ from cityhub.supervisor import Backoff
 _LOGGER = logging.getLogger(__name__)
 
 Consumer = Callable[[MediaPacket, StreamInfo], None]
+
+DTS_JUMP_MAX_S = 10.0
+"""A dts step larger than this (seconds, forwards or backwards) is a discontinuity.
+
+Cameras restart their clock or skip after a glitch; ten seconds is far above any frame
+interval (even 1 fps) and a real outage of that length makes the reader fail anyway.
+"""
 
 
 class SourceStatus(enum.Enum):
@@ -38,15 +53,24 @@ class SourceStatus(enum.Enum):
 
 @attrs.frozen
 class StreamStats:
-    """Counters of one stream, for health and diagnostics."""
+    """Counters of one stream, for health and diagnostics.
+
+    ``dropped`` counts packets whose dts did not increase, ``skipped`` those waiting for a
+    run's first keyframe; ``clock_lag`` is how long (seconds) after its capture time, by the
+    camera's clock, the last packet was received: steady growth means the camera's clock runs
+    slow against ours.
+    """
 
     packets: int
     bytes: int
     dropped: int
+    skipped: int
+    discontinuities: int
     reconnects: int
     fps: float
     bitrate: float
     last_packet: float | None
+    clock_lag: float
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-friendly rendering."""
@@ -74,6 +98,31 @@ class _RateMeter:
         self._bytes += size
 
 
+class _Timeline:
+    """The anchor of one run: its first keyframe's dts and wallclock."""
+
+    def __init__(self, first: MediaPacket, time_base: tuple[int, int]) -> None:
+        self.first_dts = first.dts
+        self.first_wallclock = first.wallclock
+        self.last_dts = first.dts
+        self._seconds_per_tick = float(Fraction(*time_base))
+
+    def seconds(self, ticks: int) -> float:
+        """``ticks`` of the stream's time base, in seconds."""
+        return ticks * self._seconds_per_tick
+
+    def rebase(self, packet: MediaPacket) -> MediaPacket:
+        """``packet`` with dts/pts counted from the run's start and its capture time."""
+        self.last_dts = packet.dts
+        elapsed = packet.dts - self.first_dts
+        return attrs.evolve(
+            packet,
+            dts=elapsed,
+            pts=packet.pts - self.first_dts,
+            wallclock=self.first_wallclock + self.seconds(elapsed),
+        )
+
+
 class StreamSource:
     """Reads one camera stream in a dedicated thread and fans its packets out."""
 
@@ -97,8 +146,11 @@ class StreamSource:
         self._packets = 0
         self._bytes = 0
         self._dropped = 0
+        self._skipped = 0
+        self._discontinuities = 0
         self._reconnects = 0
         self._last_packet: float | None = None
+        self._clock_lag = 0.0
         self._rate = _RateMeter()
 
     def add_consumer(self, consumer: Consumer) -> Callable[[], None]:
@@ -137,10 +189,13 @@ class StreamSource:
             packets=self._packets,
             bytes=self._bytes,
             dropped=self._dropped,
+            skipped=self._skipped,
+            discontinuities=self._discontinuities,
             reconnects=self._reconnects,
             fps=round(self._rate.fps, 2),
             bitrate=round(self._rate.bitrate),
             last_packet=self._last_packet,
+            clock_lag=round(self._clock_lag, 3),
         )
 
     def _run(self) -> None:
@@ -184,20 +239,37 @@ class StreamSource:
             return
         info = reader.info
         self.info = info
-        last_dts: int | None = None
+        timeline: _Timeline | None = None
+        jump_max = round(DTS_JUMP_MAX_S / float(Fraction(*info.time_base)))
         online = False
         while not self._stop.is_set():
-            packet = reader.read()
-            if last_dts is not None and packet.dts <= last_dts:
-                self._dropped += 1
-                continue
-            last_dts = packet.dts
+            received = reader.read()
+            if timeline is not None:
+                step = received.dts - timeline.last_dts
+                if abs(step) > jump_max:
+                    self._discontinuities += 1
+                    _LOGGER.info(
+                        "Stream %s: dts jumped by %.1f s, starting a new run",
+                        self.name,
+                        timeline.seconds(step),
+                    )
+                    timeline = None
+                elif step <= 0:
+                    self._dropped += 1
+                    continue
+            if timeline is None:
+                if not received.keyframe:
+                    self._skipped += 1
+                    continue
+                timeline = _Timeline(received, info.time_base)
+            packet = timeline.rebase(received)
             if not online:
                 online = True
                 self._on_status(SourceStatus.ONLINE, None)
             self._packets += 1
             self._bytes += len(packet.data)
             self._last_packet = packet.wallclock
+            self._clock_lag = received.wallclock - packet.wallclock
             self._rate.add(len(packet.data))
             for consumer in self._consumers:
                 try:

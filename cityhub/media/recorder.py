@@ -1,0 +1,549 @@
+"""The recorder: one camera stream written as fragmented MP4 segment files, and their index rows.
+
+A :class:`Recorder` is a :class:`~cityhub.media.source.StreamSource` consumer. In the ingest
+thread it only puts packets in a bounded queue (a full queue drops packets until the next
+keyframe and counts them: ingest never waits). Its writer thread muxes with PyAV, without
+decoding, into segment files opened through the storage backend, cutting at the first
+keyframe once a segment is ``segment_seconds`` long, at each new run of the source (a
+reconnect or a discontinuity) and when no packet came for ``IDLE_CLOSE_S``.
+
+Files are fragmented (a ``moof``/``mdat`` pair per GOP, ``empty_moov``, ``default_base_moof``),
+so a crash loses at most the fragment being written. The index row is inserted ``open`` when
+a segment starts, its end and size are updated at every fragment, and it is finished
+(``complete``, SHA-256, size, end) once the file is closed and flushed. Index writes are
+handed to the event loop in order and never awaited by the writer thread.
+
+In event mode, the writer keeps the last GOPs covering the pre-roll in memory and writes only
+while a trigger (a service call, or motion) is active, plus the post-roll.
+"""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import logging
+import queue
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from fractions import Fraction
+from typing import Any, BinaryIO
+
+import attrs
+import av
+
+from cityhub.api import MediaPacket, StorageBackend, StreamInfo
+from cityhub.media.index import NewSegment, SegmentIndex, SegmentState, SegmentTrigger
+from cityhub.model import RecordingMode, RecordingSettings
+
+__all__ = [
+    "IDLE_CLOSE_S",
+    "MOTION_HOLD_MAX_S",
+    "MOVFLAGS",
+    "QUEUE_MAX_PACKETS",
+    "ClosedSegment",
+    "IndexOp",
+    "Recorder",
+    "RecorderStats",
+    "segment_key",
+]
+
+_LOGGER = logging.getLogger(__name__)
+
+QUEUE_MAX_PACKETS = 1500
+"""Packets a recorder may hold before dropping: a minute at 25 fps, to ride out a slow disk or
+a long fsync (about 30 MB at 4 Mbit/s) without ever blocking ingest."""
+IDLE_CLOSE_S = 3.0
+"""A segment that got no packet for this long (seconds) is closed: the camera is gone, and the
+index must show a gap rather than an open segment."""
+MOTION_HOLD_MAX_S = 600.0
+"""How long (seconds) motion that never reports its end keeps an event recording going."""
+MOVFLAGS = "frag_keyframe+empty_moov+default_base_moof"
+"""A fragment per GOP, each self-contained: a crash loses at most the last fragment."""
+HASH_CHUNK_BYTES = 1 << 20
+"""Read size when a file has to be hashed from storage (after a muxer seeked back)."""
+
+IndexOp = Callable[[SegmentIndex], Awaitable[None]]
+_CODECS = {"h265": "hevc"}
+_H264_PARAMETER_SETS = frozenset({7, 8})
+_HEVC_PARAMETER_SETS = frozenset({32, 33, 34})
+
+
+class RecorderError(Exception):
+    """A segment could not be written (storage or muxer failure)."""
+
+
+def segment_key(camera_id: str, stream: str, start: float) -> str:
+    """Storage key of a segment starting at ``start`` (UTC POSIX seconds)."""
+    moment = datetime.fromtimestamp(start, UTC)
+    stamp = f"{moment:%Y%m%dT%H%M%S}.{moment.microsecond // 1000:03d}Z"
+    return f"{camera_id}/{stream}/{moment:%Y/%m/%d/%H}/{stamp}.mp4"
+
+
+def to_ms(seconds: float) -> int:
+    """POSIX seconds as integer milliseconds, as the index stores instants."""
+    return round(seconds * 1000)
+
+
+def annexb_parameter_sets(data: bytes, codec: str) -> bytes:
+    """The parameter-set NAL units (SPS/PPS, VPS for HEVC) of an Annex-B packet, Annex-B."""
+    hevc = codec == "hevc"
+    wanted = _HEVC_PARAMETER_SETS if hevc else _H264_PARAMETER_SETS
+    units = [u for u in data.replace(b"\x00\x00\x00\x01", b"\x00\x00\x01").split(b"\x00\x00\x01")]
+    kept = []
+    for unit in units:
+        if not unit:
+            continue
+        kind = (unit[0] >> 1) & 0x3F if hevc else unit[0] & 0x1F
+        if kind in wanted:
+            kept.append(b"\x00\x00\x00\x01" + unit.rstrip(b"\x00"))
+    return b"".join(kept)
+
+
+@attrs.frozen
+class ClosedSegment:
+    """A segment file the recorder finished."""
+
+    camera_id: str
+    stream: str
+    storage_key: str
+    start_ms: int
+    end_ms: int
+    bytes: int
+    sha256: str
+    trigger: SegmentTrigger
+
+
+@attrs.frozen
+class RecorderStats:
+    """Counters of one recorder, for health and diagnostics."""
+
+    segments: int
+    bytes: int
+    queued: int
+    dropped: int
+    errors: int
+    recording: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-friendly rendering."""
+        return attrs.asdict(self)
+
+
+class _CountingWriter:
+    """The file object PyAV writes to: counts and hashes bytes on their way to storage."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self.raw = raw
+        self.size = 0
+        self.position = 0
+        self.sequential = True
+        self.sha256 = hashlib.sha256()
+
+    def write(self, data: bytes) -> int:
+        if self.position != self.size:
+            self.sequential = False
+        written = self.raw.write(data)
+        if self.sequential:
+            self.sha256.update(data)
+        self.position += len(data)
+        self.size = max(self.size, self.position)
+        return written
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        self.position = self.raw.seek(offset, whence)
+        return self.position
+
+    def tell(self) -> int:
+        return self.position
+
+    def flush(self) -> None:
+        self.raw.flush()
+
+
+class _SegmentFile:
+    """One segment file being written: its muxer, its first and last times."""
+
+    def __init__(
+        self,
+        storage: StorageBackend,
+        key: str,
+        info: StreamInfo,
+        first: MediaPacket,
+        trigger: SegmentTrigger,
+    ) -> None:
+        self.key = key
+        self.trigger = trigger
+        self.start = first.wallclock
+        self.end = first.wallclock
+        self.first_dts = first.dts
+        self.last_dts: int | None = None
+        self.packets = 0
+        self._time_base = Fraction(*info.time_base)
+        self._seconds_per_tick = float(self._time_base)
+        self._frame_ticks = round(1 / (info.fps * self._seconds_per_tick)) if info.fps > 0 else 1
+        self._out = _CountingWriter(storage.open_write(key))
+        try:
+            self._container = av.open(self._out, "w", format="mp4", options={"movflags": MOVFLAGS})
+            codec = _CODECS.get(info.codec, info.codec)
+            stream = self._container.add_stream(codec, rate=round(info.fps) or None)
+            if not isinstance(stream, av.VideoStream):
+                raise RecorderError(f"codec {info.codec!r} is not a video codec")
+            stream.width = info.width
+            stream.height = info.height
+            stream.time_base = self._time_base
+            extradata = info.extradata
+            if not extradata and not info.length_prefixed:
+                extradata = annexb_parameter_sets(first.data, codec)
+            if extradata:
+                stream.codec_context.extradata = extradata
+            self._stream = stream
+        except BaseException:
+            self._out.raw.close()
+            raise
+
+    @property
+    def size(self) -> int:
+        """Bytes written so far (complete fragments once a keyframe was muxed)."""
+        return self._out.size
+
+    def write(self, packet: MediaPacket) -> bool:
+        """Mux ``packet``; True when that flushed a fragment (a keyframe after the first)."""
+        ticks = packet.duration
+        if ticks <= 0:
+            ticks = packet.dts - self.last_dts if self.last_dts is not None else self._frame_ticks
+        out = av.Packet(packet.data)
+        out.dts = packet.dts - self.first_dts
+        out.pts = packet.pts - self.first_dts
+        out.duration = ticks
+        out.time_base = self._time_base
+        out.is_keyframe = packet.keyframe
+        out.stream = self._stream
+        self._container.mux(out)
+        self.last_dts = packet.dts
+        self.packets += 1
+        self.end = packet.wallclock + ticks * self._seconds_per_tick
+        flushed = packet.keyframe and self.packets > 1
+        if flushed:
+            self._out.flush()
+        return flushed
+
+    def close(self, storage: StorageBackend) -> tuple[int, str]:
+        """Finish the file (last fragment, flush, fsync); return its size and SHA-256."""
+        try:
+            self._container.close()
+        finally:
+            self._out.raw.close()
+        if self._out.sequential:
+            return self._out.size, self._out.sha256.hexdigest()
+        digest = hashlib.sha256()
+        with storage.open_read(self.key) as source:
+            while chunk := source.read(HASH_CHUNK_BYTES):
+                digest.update(chunk)
+        return self._out.size, digest.hexdigest()
+
+    def abandon(self) -> None:
+        """Release the file after a failure; its row stays open for the next reconciliation."""
+        try:
+            self._container.close()
+        except Exception:
+            _LOGGER.debug("Closing the muxer of %s failed", self.key, exc_info=True)
+        try:
+            self._out.raw.close()
+        except Exception:
+            _LOGGER.debug("Closing %s failed", self.key, exc_info=True)
+
+
+_Item = tuple[MediaPacket, StreamInfo, bool]
+
+
+class Recorder:
+    """Records one camera stream into segment files; ``consume`` is its StreamSource consumer.
+
+    ``submit`` hands an index operation to the event loop (in order, without waiting);
+    ``on_recording`` is called from the writer thread (it must only post to the loop) and
+    ``on_closed`` in the event loop, once the segment's row is finished.
+    """
+
+    def __init__(
+        self,
+        camera_id: str,
+        stream: str,
+        settings: RecordingSettings,
+        storage: StorageBackend,
+        submit: Callable[[IndexOp], None],
+        on_recording: Callable[[bool], None],
+        on_closed: Callable[[ClosedSegment], None],
+    ) -> None:
+        self.camera_id = camera_id
+        self.stream = stream
+        self.settings = settings
+        self._storage = storage
+        self._submit = submit
+        self._on_recording = on_recording
+        self._on_closed = on_closed
+        self._queue: queue.Queue[_Item | None] = queue.Queue(QUEUE_MAX_PACKETS)
+        self._need_keyframe = True
+        self._warned_full = False
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._trigger_until = 0.0
+        self._motion_until = 0.0
+        # Writer-thread state.
+        self._segment: _SegmentFile | None = None
+        self._info: StreamInfo | None = None
+        self._last_dts: int | None = None
+        self._last_key: str | None = None
+        self._recording = False
+        self._ring: collections.deque[list[MediaPacket]] = collections.deque()
+        self._event_end = 0.0
+        self._segments = 0
+        self._bytes = 0
+        self._dropped = 0
+        self._errors = 0
+
+    @property
+    def event_mode(self) -> bool:
+        """Whether this recorder writes only around events."""
+        return self.settings.mode is RecordingMode.EVENT
+
+    # --- ingest thread --------------------------------------------------------------------
+
+    def consume(self, packet: MediaPacket, info: StreamInfo) -> None:
+        """Queue ``packet`` for the writer; never blocks (a full queue drops to the next GOP)."""
+        if self._need_keyframe and not packet.keyframe:
+            self._dropped += 1
+            return
+        try:
+            self._queue.put_nowait((packet, info, self._need_keyframe))
+        except queue.Full:
+            self._dropped += 1
+            self._need_keyframe = True
+            if not self._warned_full:
+                self._warned_full = True
+                _LOGGER.warning(
+                    "Recorder %s/%s cannot keep up: dropping packets until it catches up "
+                    "(%d queued; further drops are only counted)",
+                    self.camera_id,
+                    self.stream,
+                    QUEUE_MAX_PACKETS,
+                )
+            return
+        self._need_keyframe = False
+
+    # --- event loop -----------------------------------------------------------------------
+
+    def trigger(self, until: float) -> None:
+        """Record (event mode) until ``until`` (POSIX seconds), or longer if already asked."""
+        with self._lock:
+            self._trigger_until = max(self._trigger_until, until)
+
+    def motion(self, active: bool, now: float) -> None:
+        """Motion started (record while it lasts) or ended (record the post-roll more)."""
+        with self._lock:
+            hold = MOTION_HOLD_MAX_S if active else self.settings.post_roll
+            self._motion_until = now + hold
+
+    def stats(self) -> RecorderStats:
+        """Current counters (read without locking: each is a single value)."""
+        return RecorderStats(
+            segments=self._segments,
+            bytes=self._bytes,
+            queued=self._queue.qsize(),
+            dropped=self._dropped,
+            errors=self._errors,
+            recording=self._recording,
+        )
+
+    # --- lifetime -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the writer thread."""
+        name = f"recorder:{self.camera_id}/{self.stream}"
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float) -> bool:
+        """Write what is queued, close the segment and end the thread; blocking."""
+        if self._thread is None:
+            return True
+        deadline = time.monotonic() + timeout
+        try:
+            self._queue.put(None, timeout=timeout)
+        except queue.Full:
+            return False
+        self._thread.join(max(0.0, deadline - time.monotonic()))
+        return not self._thread.is_alive()
+
+    # --- writer thread --------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            try:
+                item = self._queue.get(timeout=IDLE_CLOSE_S)
+            except queue.Empty:
+                if self._segment is not None:
+                    _LOGGER.debug("Recorder %s/%s idle: closing", self.camera_id, self.stream)
+                    self._finish_segment()
+                    self._set_recording(False)
+                continue
+            if item is None:
+                break
+            try:
+                self._handle(*item)
+            except Exception:
+                self._errors += 1
+                _LOGGER.exception(
+                    "Recorder %s/%s failed to write; the segment is left for repair",
+                    self.camera_id,
+                    self.stream,
+                )
+                self._abandon()
+        self._finish_segment()
+        self._set_recording(False)
+
+    def _handle(self, packet: MediaPacket, info: StreamInfo, resync: bool) -> None:
+        new_run = (
+            resync
+            or info is not self._info
+            or (self._last_dts is not None and packet.dts <= self._last_dts)
+        )
+        self._last_dts = packet.dts
+        self._info = info
+        if new_run:
+            self._finish_segment()
+            self._ring.clear()
+        if self.event_mode:
+            self._handle_event_mode(packet, info)
+            return
+        self._write(packet, info, SegmentTrigger.CONTINUOUS)
+
+    def _write(self, packet: MediaPacket, info: StreamInfo, trigger: SegmentTrigger) -> None:
+        segment = self._segment
+        if (
+            segment is not None
+            and packet.keyframe
+            and packet.wallclock - segment.start >= self.settings.segment_seconds
+        ):
+            self._finish_segment()
+            segment = None
+        if segment is None:
+            if not packet.keyframe:
+                self._dropped += 1
+                return
+            segment = self._open_segment(packet, info, trigger)
+        if segment.write(packet):
+            key, end_ms, size = segment.key, to_ms(packet.wallclock), segment.size
+            self._submit(lambda index: index.update_progress(key, end_ms, size))
+
+    def _handle_event_mode(self, packet: MediaPacket, info: StreamInfo) -> None:
+        if packet.keyframe:
+            self._ring.append([packet])
+        elif self._ring:
+            self._ring[-1].append(packet)
+        horizon = packet.wallclock - self.settings.pre_roll
+        while len(self._ring) > 1 and self._ring[1][0].wallclock <= horizon:
+            self._ring.popleft()
+        with self._lock:
+            until = max(self._trigger_until, self._motion_until)
+        wanted = packet.wallclock < until
+        if self._segment is not None:
+            if wanted:
+                self._write(packet, info, SegmentTrigger.EVENT)
+            else:
+                self._event_end = self._segment.end
+                self._finish_segment()
+                self._set_recording(False)
+            return
+        if not wanted:
+            return
+        # Start from the oldest buffered GOP the previous event did not already write.
+        fresh = [gop for gop in self._ring if gop[0].wallclock >= self._event_end - 1e-3]
+        for gop in fresh:
+            for buffered in gop:
+                self._write(buffered, info, SegmentTrigger.EVENT)
+
+    def _open_segment(
+        self, packet: MediaPacket, info: StreamInfo, trigger: SegmentTrigger
+    ) -> _SegmentFile:
+        start = packet.wallclock
+        key = segment_key(self.camera_id, self.stream, start)
+        while key == self._last_key:  # two starts in one millisecond: keep both files
+            start += 0.001
+            key = segment_key(self.camera_id, self.stream, start)
+        self._last_key = key
+        segment = _SegmentFile(self._storage, key, info, packet, trigger)
+        self._segment = segment
+        row = NewSegment(
+            camera_id=self.camera_id,
+            stream=self.stream,
+            start_ms=to_ms(packet.wallclock),
+            storage_key=key,
+            codec=info.codec,
+            width=info.width,
+            height=info.height,
+            fps=info.fps,
+            trigger=trigger,
+        )
+
+        async def insert(index: SegmentIndex) -> None:
+            await index.insert(row)
+
+        self._submit(insert)
+        self._set_recording(True)
+        return segment
+
+    def _finish_segment(self) -> None:
+        segment, self._segment = self._segment, None
+        if segment is None:
+            return
+        try:
+            size, sha256 = segment.close(self._storage)
+        except Exception:
+            self._errors += 1
+            _LOGGER.exception(
+                "Recorder %s/%s could not close %s; it is left for repair",
+                self.camera_id,
+                self.stream,
+                segment.key,
+            )
+            return
+        closed = ClosedSegment(
+            camera_id=self.camera_id,
+            stream=self.stream,
+            storage_key=segment.key,
+            start_ms=to_ms(segment.start),
+            end_ms=to_ms(segment.end),
+            bytes=size,
+            sha256=sha256,
+            trigger=segment.trigger,
+        )
+        self._segments += 1
+        self._bytes += size
+        on_closed = self._on_closed
+
+        async def finish(index: SegmentIndex) -> None:
+            await index.finish(
+                closed.storage_key,
+                closed.end_ms,
+                closed.bytes,
+                closed.sha256,
+                SegmentState.COMPLETE,
+            )
+            on_closed(closed)
+
+        self._submit(finish)
+
+    def _abandon(self) -> None:
+        segment, self._segment = self._segment, None
+        if segment is not None:
+            segment.abandon()
+        self._ring.clear()
+        self._last_dts = None
+        self._set_recording(False)
+
+    def _set_recording(self, recording: bool) -> None:
+        if recording != self._recording:
+            self._recording = recording
+            self._on_recording(recording)
