@@ -26,6 +26,8 @@ __all__ = [
     "SegmentState",
     "SegmentTrigger",
     "TimeRange",
+    "gap_tolerance_ms",
+    "merge_ranges",
 ]
 
 GAP_TOLERANCE_MIN_MS = 1000
