@@ -1,0 +1,498 @@
+"""A real RTSP server for tests: GStreamer's, looping clips made by the virtual camera's encoder.
+
+The server itself (:mod:`cityhub.testing.rtsp_server`) runs in the system's Python, which has
+GStreamer's bindings (``gi``); this module drives it from the test process over its standard
+input. It listens on 127.0.0.1 only.
+
+    with RtspTestServer() as server:
+        url = server.add_clip("cam1", width=640, height=360, fps=25)
+        server.outage("cam1", 3.0)
+
+Or from a shell, serving until Ctrl-C and printing the URLs::
+
+    python -m cityhub.testing.rtsp --port 8554 --clip cam1=640x360@25 \
+        --clip cam2=1920x1080@25:4000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import contextlib
+import hashlib
+import json
+import os
+import queue
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any, Self
+from urllib.parse import quote
+
+import attrs
+
+__all__ = [
+    "ClipCache",
+    "GStreamerMissingError",
+    "PathStatus",
+    "RtspServerError",
+    "RtspTestServer",
+]
+
+HOST = "127.0.0.1"
+SYSTEM_PYTHON = "/usr/bin/python3"
+"""The Python that can import GStreamer's bindings (Debian's python3-gi); the environment
+variable ``CITYHUB_GST_PYTHON`` names another."""
+SERVER_SCRIPT = Path(__file__).with_name("rtsp_server.py")
+DEBIAN_PACKAGES = (
+    "gstreamer1.0-rtsp gir1.2-gst-rtsp-server-1.0 python3-gi "
+    "gstreamer1.0-plugins-good gstreamer1.0-plugins-bad"
+)
+EXIT_MISSING = 3
+"""The server's exit status when GStreamer or one of its plugins is missing."""
+START_TIMEOUT = 15.0
+"""Seconds to wait for the server to listen (it takes about 0.2 s)."""
+COMMAND_TIMEOUT = 5.0
+"""Seconds to wait for the server to acknowledge a command."""
+STOP_TIMEOUT = 5.0
+"""Seconds given to the server to quit before it is killed."""
+CLIP_FORMAT = 1
+"""Bump when the clip files' contents change for the same parameters."""
+DEFAULT_CLIP_SECONDS = 2.0
+_CLIP_ARG = re.compile(r"^(?P<name>[\w.-]+)=(?P<w>\d+)x(?P<h>\d+)@(?P<fps>\d+)(?::(?P<br>\d+))?$")
+
+
+class GStreamerMissingError(RuntimeError):
+    """GStreamer's RTSP server, its Python bindings or one of its plugins is not installed."""
+
+
+class RtspServerError(RuntimeError):
+    """The server did not start, refused a command or died."""
+
+
+@attrs.frozen
+class PathStatus:
+    """What the server reports of one mount path."""
+
+    mounted: bool
+    pipelines: int
+    """Pipelines running now: one however many clients, as the pipeline is shared."""
+    created: int
+    """Pipelines created since the path was added."""
+    clients: int
+
+
+@attrs.frozen
+class _Mount:
+    path: str
+    clip: Path
+    fps: int
+    user: str | None
+    password: str | None
+
+    def spec(self) -> dict[str, Any]:
+        users = [[self.user, self.password]] if self.user is not None else []
+        return {"path": self.path, "clip": str(self.clip), "fps": self.fps, "users": users}
+
+
+class ClipCache:
+    """Raw Annex-B H.264 loop clips, encoded once per set of parameters in ``folder``."""
+
+    def __init__(self, folder: Path | None = None) -> None:
+        self.folder = folder or default_cache_folder()
+        self.encodes = 0
+        self._lock = threading.Lock()
+
+    def get(
+        self,
+        *,
+        width: int,
+        height: int,
+        fps: int,
+        seconds: float,
+        gop: int,
+        bitrate: int,
+        title: str,
+    ) -> Path:
+        """The clip file for these parameters; encodes it (blocking) when not cached yet."""
+        import av
+
+        frames = max(1, round(seconds * fps))
+        material = {
+            "format": CLIP_FORMAT,
+            "av": av.__version__,
+            "size": [width, height],
+            "fps": fps,
+            "frames": frames,
+            "gop": gop,
+            "bitrate": bitrate,
+            "title": title,
+        }
+        key = hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()[:20]
+        path = self.folder / f"{width}x{height}-{fps}fps-{key}.h264"
+        with self._lock:
+            if not path.exists():
+                data = _encode(width, height, fps, frames, gop, bitrate, title)
+                self.folder.mkdir(parents=True, exist_ok=True)
+                fd, temp = tempfile.mkstemp(dir=self.folder, prefix=f".{path.name}.")
+                with os.fdopen(fd, "wb") as out:
+                    out.write(data)
+                os.replace(temp, path)
+                self.encodes += 1
+        return path
+
+
+def default_cache_folder() -> Path:
+    """Where clips are kept between runs: ``$XDG_CACHE_HOME/cityhub/rtsp-clips``."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "cityhub" / "rtsp-clips"
+
+
+def _encode(
+    width: int, height: int, fps: int, frames: int, gop: int, bitrate: int, title: str
+) -> bytes:
+    """A clip of the virtual camera's street scene, without B-frames, as raw Annex-B."""
+    try:
+        from cityhub_virtual.clip import encode_clip
+        from cityhub_virtual.models import EncodingProfile
+        from cityhub_virtual.scene import SceneRenderer
+    except ImportError as err:
+        raise RuntimeError(
+            "RtspTestServer encodes its clips with the bundled cityhub-virtual plugin, which is "
+            "not installed: run 'bash .ci/bootstrap' or 'pip install -e plugins/cityhub-virtual'"
+        ) from err
+    profile = EncodingProfile("main", width, height, fps, bitrate, gop)
+    clip = encode_clip(profile, frames, SceneRenderer(width, height, title))
+    return b"".join(frame.data for frame in clip.frames)
+
+
+class RtspTestServer:
+    """GStreamer's RTSP server on 127.0.0.1, in a child process; a context manager.
+
+    Each mount path loops one clip in real time with ever-rising timestamps, one pipeline
+    shared by all its clients. ``port=0`` takes any free port and keeps it across
+    :meth:`restart`.
+    """
+
+    def __init__(
+        self,
+        port: int = 0,
+        *,
+        clips: ClipCache | None = None,
+        auth: str = "digest",
+        python: str | None = None,
+    ) -> None:
+        if auth not in ("basic", "digest"):
+            raise ValueError(f"auth must be 'basic' or 'digest', not {auth!r}")
+        self.port = port
+        self.clips = clips or ClipCache()
+        self.auth = auth
+        self.python = python or os.environ.get("CITYHUB_GST_PYTHON") or SYSTEM_PYTHON
+        self._mounts: dict[str, _Mount] = {}
+        self._process: subprocess.Popen[str] | None = None
+        self._replies: queue.Queue[str | None] = queue.Queue()
+        self._stderr: collections.deque[str] = collections.deque(maxlen=40)
+        self._command_lock = threading.Lock()
+        self.startup_seconds = 0.0
+        """How long the last start took, until the server listened."""
+
+    # Life cycle -----------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        """Whether the server process is alive."""
+        return self._process is not None and self._process.poll() is None
+
+    @property
+    def pid(self) -> int | None:
+        """The server process id, while it runs."""
+        return self._process.pid if self._process is not None else None
+
+    def start(self) -> None:
+        """Start the server and serve every clip added so far; blocks until it listens."""
+        if self.running:
+            return
+        if not Path(self.python).exists():
+            raise GStreamerMissingError(self._missing_message(f"{self.python} not found"))
+        started = time.monotonic()
+        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+        command = [self.python, "-u", str(SERVER_SCRIPT), "--port", str(self.port)]
+        self._replies = queue.Queue()
+        self._stderr.clear()
+        process = subprocess.Popen(
+            [*command, "--auth", self.auth],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+            env=env,
+        )
+        self._process = process
+        assert process.stdout is not None
+        assert process.stderr is not None
+        self._pump(process.stdout, self._replies.put, "stdout")
+        self._pump(process.stderr, self._stderr.append, "stderr")
+        line = self._next_line(START_TIMEOUT)
+        if line is None or not line.startswith("READY "):
+            self._reap()
+            if process.returncode == EXIT_MISSING:
+                raise GStreamerMissingError(self._missing_message(self._log()))
+            raise RtspServerError(f"the RTSP server did not start: {line or self._log()}")
+        self.port = int(line.split()[1])
+        self.startup_seconds = time.monotonic() - started
+        for mount in self._mounts.values():
+            self._command(f"add {json.dumps(mount.spec())}")
+
+    def stop(self) -> None:
+        """Quit the server (killing it if it does not quit within seconds)."""
+        process = self._process
+        if process is None:
+            return
+        if process.poll() is None:
+            with contextlib.suppress(OSError, RtspServerError):
+                self._command("quit")
+        try:
+            process.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        self._reap()
+
+    def kill(self) -> None:
+        """SIGKILL the server, as a power cut would: clients see their connections drop."""
+        if self._process is not None:
+            self._process.kill()
+            self._reap()
+
+    def restart(self) -> None:
+        """Start the server again on the same port, serving the same clips."""
+        self.stop()
+        self.start()
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    async def async_start(self) -> None:
+        """:meth:`start` without blocking the event loop."""
+        await asyncio.to_thread(self.start)
+
+    async def async_stop(self) -> None:
+        """:meth:`stop` without blocking the event loop."""
+        await asyncio.to_thread(self.stop)
+
+    async def __aenter__(self) -> Self:
+        await self.async_start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.async_stop()
+
+    # Mounts ---------------------------------------------------------------------------
+
+    def add_clip(
+        self,
+        path: str,
+        width: int = 640,
+        height: int = 360,
+        fps: int = 25,
+        seconds: float = DEFAULT_CLIP_SECONDS,
+        gop: int | None = None,
+        bitrate: int = 1_000_000,
+        *,
+        user: str | None = None,
+        password: str | None = None,
+    ) -> str:
+        """Serve a looping clip at ``path`` (encoded once, cached); returns its URL.
+
+        ``gop`` defaults to ``fps`` (a keyframe a second). With ``user`` and ``password`` the
+        path asks for them (digest or basic authentication, as chosen for the server).
+        """
+        if (user is None) != (password is None):
+            raise ValueError("give both user and password, or neither")
+        mount_path = _mount_path(path)
+        if mount_path in self._mounts:
+            raise ValueError(f"{mount_path} is already served")
+        clip = self.clips.get(
+            width=width,
+            height=height,
+            fps=fps,
+            seconds=seconds,
+            gop=gop or fps,
+            bitrate=bitrate,
+            title=mount_path.lstrip("/"),
+        )
+        mount = _Mount(mount_path, clip, fps, user, password)
+        if self.running:
+            self._command(f"add {json.dumps(mount.spec())}")
+        self._mounts[mount_path] = mount
+        return self.url(path, user, password)
+
+    def url(self, path: str, user: str | None = None, password: str | None = None) -> str:
+        """The ``rtsp://`` URL of ``path``, with credentials when given."""
+        credentials = ""
+        if user is not None:
+            credentials = quote(user, safe="")
+            if password is not None:
+                credentials += ":" + quote(password, safe="")
+            credentials += "@"
+        return f"rtsp://{credentials}{HOST}:{self.port}{_mount_path(path)}"
+
+    def stop_path(self, path: str) -> None:
+        """Unmount ``path`` and drop its clients, as a camera going dark (404 until started)."""
+        self._command(f"stop {_mount_path(path)}")
+
+    def start_path(self, path: str) -> None:
+        """Mount ``path`` again after :meth:`stop_path`."""
+        self._command(f"start {_mount_path(path)}")
+
+    def outage(self, path: str, seconds: float) -> None:
+        """Stop ``path`` now and start it again ``seconds`` later (returns at once)."""
+        self._command(f"outage {_mount_path(path)} {seconds}")
+
+    def status(self) -> dict[str, PathStatus]:
+        """What the server reports per mount path (pipelines, clients)."""
+        reply = self._command("status")
+        data = json.loads(reply.removeprefix("OK status "))
+        return {path: PathStatus(**values) for path, values in data.items()}
+
+    # Plumbing -------------------------------------------------------------------------
+
+    def _command(self, line: str) -> str:
+        """Send one command and return the server's ``OK`` reply."""
+        with self._command_lock:
+            process = self._process
+            if process is None or process.poll() is not None or process.stdin is None:
+                raise RtspServerError(f"the RTSP server is not running: {self._log()}")
+            try:
+                process.stdin.write(line + "\n")
+                process.stdin.flush()
+            except OSError as err:
+                raise RtspServerError(f"the RTSP server is gone: {err}") from err
+            name = line.split(" ", 1)[0]
+            deadline = time.monotonic() + COMMAND_TIMEOUT
+            while True:
+                reply = self._next_line(deadline - time.monotonic())
+                if reply is None:
+                    raise RtspServerError(f"no reply to {name!r}: {self._log()}")
+                if reply.startswith(f"OK {name}"):
+                    return reply
+                if reply.startswith("ERROR "):
+                    raise RtspServerError(f"the RTSP server refused {name!r}: {reply[6:]}")
+
+    def _next_line(self, timeout: float) -> str | None:
+        """The next line on the server's standard output, or ``None`` at its end or timeout."""
+        try:
+            return self._replies.get(timeout=max(timeout, 0.0))
+        except queue.Empty:
+            return None
+
+    @staticmethod
+    def _pump(stream: IO[str], sink: Any, name: str) -> None:
+        """Copy ``stream``'s lines to ``sink`` in a thread, then ``None`` for stdout's end."""
+
+        def run() -> None:
+            with contextlib.suppress(OSError, ValueError):
+                for line in stream:
+                    sink(line.rstrip("\n"))
+            if name == "stdout":
+                sink(None)
+
+        threading.Thread(target=run, name=f"rtsp-server-{name}", daemon=True).start()
+
+    def _reap(self) -> None:
+        """Wait for the dead process and close its pipes."""
+        process, self._process = self._process, None
+        if process is None:
+            return
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+        for pipe in (process.stdin, process.stdout, process.stderr):
+            if pipe is not None:
+                with contextlib.suppress(OSError):
+                    pipe.close()
+
+    def _log(self) -> str:
+        return " | ".join(self._stderr) or "(no message)"
+
+    def _missing_message(self, detail: str) -> str:
+        return (
+            f"GStreamer's RTSP server is not available ({detail}). Run 'bash .ci/bootstrap', "
+            f"or install the Debian packages {DEBIAN_PACKAGES}"
+        )
+
+
+def _mount_path(path: str) -> str:
+    return path if path.startswith("/") else f"/{path}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Serve clips until Ctrl-C, printing their URLs."""
+    parser = argparse.ArgumentParser(
+        prog="python -m cityhub.testing.rtsp",
+        description="Serve looping H.264 clips over RTSP on 127.0.0.1, for demos and tests.",
+    )
+    parser.add_argument("--port", type=int, default=8554, help="TCP port (0: any free port)")
+    parser.add_argument(
+        "--clip",
+        action="append",
+        default=[],
+        metavar="NAME=WxH@FPS[:BITRATE]",
+        help="a mount path and its clip, e.g. cam1=1920x1080@25:4000000 (repeatable)",
+    )
+    parser.add_argument("--seconds", type=float, default=4.0, help="clip length (it loops)")
+    parser.add_argument("--credentials", metavar="USER:PASSWORD", help="asked on every path")
+    parser.add_argument("--auth", choices=("basic", "digest"), default="digest")
+    parser.add_argument("--cache", type=Path, help="clip folder (default: ~/.cache/cityhub)")
+    args = parser.parse_args(argv)
+    user = password = None
+    if args.credentials:
+        user, _, password = args.credentials.partition(":")
+    clips = args.clip or ["cam1=640x360@25"]
+    server = RtspTestServer(args.port, clips=ClipCache(args.cache), auth=args.auth)
+    with server:
+        for text in clips:
+            match = _CLIP_ARG.match(text)
+            if match is None:
+                parser.error(f"--clip {text!r} is not NAME=WxH@FPS[:BITRATE]")
+            bitrate = int(match["br"]) if match["br"] else 1_000_000
+            url = server.add_clip(
+                match["name"],
+                int(match["w"]),
+                int(match["h"]),
+                int(match["fps"]),
+                args.seconds,
+                bitrate=bitrate,
+                user=user,
+                password=password,
+            )
+            print(url, flush=True)
+        print("Serving; Ctrl-C to stop.", file=sys.stderr, flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            while server.running:
+                time.sleep(0.5)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
