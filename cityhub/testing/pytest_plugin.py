@@ -3,19 +3,22 @@
 - ``cityhub_config``: writes a configuration folder from Python data and returns its path.
 - ``cityhub_hub``: an async factory that starts a real Hub on a configuration folder (HTTP on
   a free loopback port) and stops it when the test ends. Needs pytest-asyncio.
+- ``rtsp_server``: a started :class:`cityhub.testing.rtsp.RtspTestServer` (GStreamer's RTSP
+  server on 127.0.0.1); its clips are encoded once per run (``rtsp_clip_cache``).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from cityhub.testing.hub import HubFactory, write_config
+from cityhub.testing.rtsp import ClipCache, RtspTestServer
 
-__all__ = ["cityhub_config"]
+__all__ = ["cityhub_config", "rtsp_clip_cache", "rtsp_server"]
 
 
 @pytest.fixture
@@ -29,6 +32,19 @@ def cityhub_config(tmp_path: Path) -> Callable[..., Path]:
         return write_config(tmp_path / "config", config, secrets, **files)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def rtsp_clip_cache(tmp_path_factory: pytest.TempPathFactory) -> ClipCache:
+    """The clips of ``rtsp_server``, encoded once per test run."""
+    return ClipCache(tmp_path_factory.mktemp("rtsp-clips"))
+
+
+@pytest.fixture
+def rtsp_server(rtsp_clip_cache: ClipCache) -> Iterator[RtspTestServer]:
+    """A started RTSP test server on a free loopback port, stopped after the test."""
+    with RtspTestServer(clips=rtsp_clip_cache) as server:
+        yield server
 
 
 try:
