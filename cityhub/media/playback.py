@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import math
-from collections.abc import AsyncIterator, Callable, Generator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from fractions import Fraction
@@ -283,17 +283,27 @@ class Playback:
         path: Path,
         *,
         verify_sources: bool = False,
+        metadata: Mapping[str, str] | None = None,
         progress: Progress | None = None,
     ) -> RemuxResult:
         """Write [start, end] to ``path`` as a regular MP4 with the index in front (faststart).
 
         It starts at the keyframe at or before ``start`` and ends with the last frame at or
         before ``end``. With ``verify_sources``, each segment file is first checked against
-        the SHA-256 in the index (:class:`SourceIntegrityError` on a mismatch).
+        the SHA-256 in the index (:class:`SourceIntegrityError` on a mismatch). ``metadata``
+        goes into the file's tags (``title``, ``location``...); ``creation_time`` is always
+        the UTC instant of the first frame.
         """
         segments = await self.segments(camera_id, stream, start, end)
         return await asyncio.to_thread(
-            self._remux_file, segments, to_ms(start), to_ms(end), path, verify_sources, progress
+            self._remux_file,
+            segments,
+            to_ms(start),
+            to_ms(end),
+            path,
+            verify_sources,
+            metadata or {},
+            progress,
         )
 
     # --- blocking work, in worker threads ---------------------------------------------------
@@ -331,6 +341,7 @@ class Playback:
         end_ms: int,
         path: Path,
         verify_sources: bool,
+        metadata: Mapping[str, str],
         progress: Progress | None,
     ) -> RemuxResult:
         """Remux the range into a faststart MP4 at ``path``; return what was written."""
@@ -341,6 +352,8 @@ class Playback:
             raise NoFootageError(_no_footage(segments, start_ms, end_ms))
         total = max(end_ms - start_ms, 1)
         with av.open(str(path), "w", format="mp4", options={"movflags": FASTSTART_MOVFLAGS}) as out:
+            creation = from_ms(math.floor(first.pts_ms))
+            out.metadata.update({**metadata, "creation_time": f"{creation:%Y-%m-%dT%H:%M:%S.%fZ}"})
             muxer = _Muxer(out, first)
             muxer.mux(first)
             for frame in frames:

@@ -22,7 +22,7 @@ SEGMENT_MOVFLAGS = "frag_keyframe+empty_moov+default_base_moof"
 WIDTH, HEIGHT, FPS = 320, 240, 25
 GOP = FPS  # one keyframe a second
 TICKS = 90000 // FPS  # frame interval in the 1/90000 time base cameras use
-T0_MS = 1_795_000_000_000  # 2026-11-17T07:06:40Z: a fixed instant for every test
+T0_MS = 1_794_993_600_000  # 2026-11-18T09:20:00Z (10:20 in Paris): a fixed instant
 
 
 @attrs.frozen
