@@ -1,4 +1,4 @@
-"""The ``cityhub`` command: run, check-config, plugins, --version."""
+"""The ``cityhub`` command: run, check-config, plugins, export, --version."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from cityhub import __version__
+from cityhub.cli_export import add_export_commands
 from cityhub.config import ConfigError
 from cityhub.logs import setup_logging
 from cityhub.plugins import Plugins
@@ -156,6 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--strict", action="store_true", help="exit 1 when any plugin failed to load"
     )
     plugins.set_defaults(func=cmd_plugins)
+    add_export_commands(sub, add_config_arg)
     return parser
 
 
