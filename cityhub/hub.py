@@ -25,7 +25,9 @@ from cityhub.const import (
     STAGE_TIMEOUT_S,
 )
 from cityhub.db import Database
+from cityhub.media.holds import Holds, register_hold_services
 from cityhub.media.recording import Recording
+from cityhub.media.retention import RetentionManager, RetentionSettings
 from cityhub.model import HubConfig
 from cityhub.plugins import Plugins
 from cityhub.services import ServiceCall, ServiceRegistry
@@ -74,6 +76,8 @@ class Hub:
         self.db: Database | None = None
         self.storage: StorageBackend | None = None
         self.recording: Recording | None = None
+        self.holds: Holds | None = None
+        self.retention: RetentionManager | None = None
         self.cameras: dict[str, CameraRuntime] = {}
         self.started_at: float | None = None
         self.http_url: str | None = None
@@ -115,6 +119,7 @@ class Hub:
             ("event log", self._start_event_log),
             ("services", self._start_services),
             ("recording", self._start_recording),
+            ("retention", self._start_retention),
             ("cameras", self._start_cameras),
             ("http", self._start_http),
         ]
@@ -250,6 +255,29 @@ class Hub:
         await recording.async_start()
         self.recording = recording
         self._stops.append(("recording", recording.async_stop))
+
+    async def _start_retention(self) -> None:
+        assert self.db is not None
+        assert self.storage is not None
+        self.holds = Holds(self.db, self.bus)
+        unregister = register_hold_services(self.services, self.holds)
+        storage = self.config.storage
+        settings = RetentionSettings(
+            interval_s=storage.purge_interval_s,
+            min_free_percent=storage.min_free_percent,
+            min_free_gb=storage.min_free_gb,
+            critical_free_percent=storage.critical_free_percent,
+            min_retention_days=storage.min_retention_days,
+        )
+        retention = RetentionManager(self.db, self.storage, self.bus, self.config.cameras, settings)
+        await retention.async_start()
+        self.retention = retention
+
+        async def stop() -> None:
+            await retention.async_stop()
+            unregister()
+
+        self._stops.append(("retention", stop))
 
     async def _start_cameras(self) -> None:
         for camera in self.config.cameras:

@@ -34,6 +34,15 @@ DEFAULT_POST_ROLL_S = 10.0
 MAX_ROLL_S = 300.0
 """Longest pre- or post-roll (seconds); the pre-roll is held in memory."""
 
+DEFAULT_PURGE_INTERVAL_S = 60.0
+"""How often retention runs (seconds): footage outlives its limit by at most this plus a segment."""
+DEFAULT_MIN_FREE_PERCENT = 10.0
+"""High-water mark: below this much free space, purge early and raise storage.low."""
+DEFAULT_CRITICAL_FREE_PERCENT = 2.0
+"""Below this, storage is about to fail: purge under the minimum retention, alarm loudly."""
+DEFAULT_MIN_RETENTION_DAYS = 7
+"""Early purges never cut a camera's footage below this many days (unless critical)."""
+
 DEFAULT_HTTP_HOST = "127.0.0.1"
 DEFAULT_HTTP_PORT = 8123
 
@@ -195,6 +204,11 @@ class StorageConfig:
 
     backend: str = "local"
     options: Mapping[str, Any] = attrs.field(factory=dict)
+    purge_interval_s: float = DEFAULT_PURGE_INTERVAL_S
+    min_free_percent: float = DEFAULT_MIN_FREE_PERCENT
+    min_free_gb: float | None = None
+    critical_free_percent: float = DEFAULT_CRITICAL_FREE_PERCENT
+    min_retention_days: int = DEFAULT_MIN_RETENTION_DAYS
 
 
 @attrs.frozen

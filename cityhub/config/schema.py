@@ -18,10 +18,14 @@ import voluptuous as vol
 from cityhub.api import CameraKind
 from cityhub.config.loader import suggest
 from cityhub.model import (
+    DEFAULT_CRITICAL_FREE_PERCENT,
     DEFAULT_HTTP_HOST,
     DEFAULT_HTTP_PORT,
+    DEFAULT_MIN_FREE_PERCENT,
+    DEFAULT_MIN_RETENTION_DAYS,
     DEFAULT_POST_ROLL_S,
     DEFAULT_PRE_ROLL_S,
+    DEFAULT_PURGE_INTERVAL_S,
     DEFAULT_SEGMENT_SECONDS,
     MAX_RETENTION_DAYS,
     MAX_ROLL_S,
@@ -201,6 +205,23 @@ def seconds(maximum: float) -> Validator:
     return validate
 
 
+def number(minimum: float, maximum: float, unit: str) -> Validator:
+    """A validator of a decimal number within ``minimum..maximum`` (``unit`` in messages)."""
+
+    def validate(value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise Problem(f"expected a number of {unit} (got {describe(value)})")
+        try:
+            result = float(value)
+        except ValueError:
+            raise Problem(f"expected a number of {unit} (got {describe(value)})") from None
+        if not minimum <= result <= maximum:
+            raise Problem(f"{value} is out of range ({minimum:g}..{maximum:g} {unit})")
+        return result
+
+    return validate
+
+
 def boolean(value: Any) -> bool:
     """``true`` or ``false`` (``yes``/``no``, ``on``/``off`` as text too, for ``!env_var``)."""
     if isinstance(value, bool):
@@ -284,11 +305,40 @@ HTTP_SCHEMA = vol.Schema(
     }
 )
 
+
+def _critical_under_high_water(storage: dict[str, Any]) -> dict[str, Any]:
+    if storage["critical_free_percent"] > storage["min_free_percent"]:
+        raise Problem(
+            f"{storage['critical_free_percent']:g} is above min_free_percent "
+            f"({storage['min_free_percent']:g}): the critical mark must be the lower one",
+            path=["critical_free_percent"],
+        )
+    return storage
+
+
 STORAGE_SCHEMA = vol.Schema(
-    {
-        vol.Optional("backend", default=DEFAULT_STORAGE_BACKEND): name,
-        vol.Optional("options", default=dict): mapping,
-    }
+    vol.All(
+        vol.Schema(
+            {
+                vol.Optional("backend", default=DEFAULT_STORAGE_BACKEND): name,
+                vol.Optional("options", default=dict): mapping,
+                vol.Optional("purge_interval", default=DEFAULT_PURGE_INTERVAL_S): number(
+                    1, 3600, "seconds"
+                ),
+                vol.Optional("min_free_percent", default=DEFAULT_MIN_FREE_PERCENT): number(
+                    0, 90, "percent"
+                ),
+                vol.Optional("min_free_gb"): number(0, 1e6, "GB"),
+                vol.Optional(
+                    "critical_free_percent", default=DEFAULT_CRITICAL_FREE_PERCENT
+                ): number(0, 90, "percent"),
+                vol.Optional("min_retention_days", default=DEFAULT_MIN_RETENTION_DAYS): integer(
+                    0, MAX_RETENTION_DAYS
+                ),
+            }
+        ),
+        _critical_under_high_water,
+    )
 )
 
 RETENTION_SCHEMA = vol.Schema(retention_days)

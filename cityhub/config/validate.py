@@ -413,7 +413,13 @@ class Checker:
             ),
             http=HttpConfig(host=http["host"], port=http["port"]),
             storage=StorageConfig(
-                backend=storage["backend"], options=self.options.get(("storage",), {})
+                backend=storage["backend"],
+                options=self.options.get(("storage",), {}),
+                purge_interval_s=storage["purge_interval"],
+                min_free_percent=storage["min_free_percent"],
+                min_free_gb=storage.get("min_free_gb"),
+                critical_free_percent=storage["critical_free_percent"],
+                min_retention_days=storage["min_retention_days"],
             ),
             recording=recording,
             sites=tuple(Site(id=item["id"], name=item["name"]) for item in self._valid("sites")),

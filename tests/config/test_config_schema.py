@@ -290,3 +290,33 @@ cameras:
         "cityhub.yaml:8: cameras[2].retention_days: 31 is above the legal maximum of 30 days "
         "(set 1..30; Code de la sécurité intérieure, art. L252-5)",
     ]
+
+
+def test_storage_free_space_keys(write: Write, load: Load) -> None:
+    write(
+        "cityhub.yaml",
+        "storage:\n  purge_interval: 30\n  min_free_percent: 15\n  min_free_gb: 200\n"
+        "  critical_free_percent: 3\n  min_retention_days: 5\n",
+    )
+    storage = load().storage
+    assert (storage.purge_interval_s, storage.min_free_percent, storage.min_free_gb) == (
+        30.0,
+        15.0,
+        200.0,
+    )
+    assert (storage.critical_free_percent, storage.min_retention_days) == (3.0, 5)
+
+
+def test_storage_marks_are_checked(write: Write, issues: Issues) -> None:
+    write(
+        "cityhub.yaml",
+        "storage:\n  min_free_percent: 5\n  critical_free_percent: 8\n  min_retention_days: 31\n",
+    )
+    assert issues() == [
+        "cityhub.yaml:4: storage.min_retention_days: 31 is out of range (0..30)",
+    ]
+    write("cityhub.yaml", "storage:\n  min_free_percent: 5\n  critical_free_percent: 8\n")
+    assert issues() == [
+        "cityhub.yaml:3: storage.critical_free_percent: 8 is above min_free_percent (5): "
+        "the critical mark must be the lower one",
+    ]
