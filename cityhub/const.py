@@ -24,7 +24,12 @@ BACKOFF_CAP_S: Final = 30.0
 BACKOFF_RESET_AFTER_S: Final = 60.0
 """A run this long (seconds) counts as healthy: the next failure starts again at the first delay."""
 BACKOFF_JITTER: Final = 0.2
-"""Each delay is varied by up to +-20 % so 200 cameras that failed together don't retry together."""
+"""Each delay is shortened by up to 20 % so 200 cameras that failed together don't retry
+together (never lengthened, so the first retry comes within BACKOFF_FIRST_S)."""
+RECONNECT_OUTAGE_FRACTION: Final = 0.15
+"""A camera link is retried after 15 % of the outage so far (between BACKOFF_FIRST_S and
+BACKOFF_CAP_S): a camera back after 10 s loses at most 1.5 s more, one down for hours is tried
+twice a minute."""
 
 STAGE_TIMEOUT_S: Final = 3.0
 """How long one shutdown stage may take (seconds) before its tasks are abandoned."""

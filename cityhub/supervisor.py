@@ -13,6 +13,7 @@ from cityhub.const import (
     BACKOFF_FIRST_S,
     BACKOFF_JITTER,
     BACKOFF_RESET_AFTER_S,
+    RECONNECT_OUTAGE_FRACTION,
 )
 
 _LOGGER = logging.getLogger(__name__)
@@ -45,9 +46,36 @@ class Backoff:
             self.failures = 0
         delay = min(self.cap, self.first * (2**self.failures))
         self.failures += 1
-        spread = delay * self.jitter
-        jittered: float = delay + random.uniform(-spread, spread)
-        return max(0.0, min(self.cap, jittered))
+        return self._jittered(delay)
+
+    def _jittered(self, delay: float) -> float:
+        """``delay`` shortened by up to ``jitter`` (never lengthened: the first retry stays within
+        ``first``, and cameras that failed together spread out)."""
+        factor: float = 1.0 - random.uniform(0.0, self.jitter)
+        return delay * factor
+
+
+class ReconnectBackoff(Backoff):
+    """Backoff for a camera link: each wait is a fraction of the outage so far (at least
+    ``first``, at most ``cap``), so the wait grows geometrically while the camera stays
+    unreachable, yet a camera back after an outage of T seconds is reconnected within about
+    ``fraction`` x T of its return, and the gap in the recording stays close to the outage.
+    """
+
+    def __init__(self, fraction: float = RECONNECT_OUTAGE_FRACTION, **kwargs: float) -> None:
+        super().__init__(**kwargs)
+        self.fraction = fraction
+        self._outage_started = time.monotonic()
+
+    def next_delay(self) -> float:
+        """Record a failure and return how long to wait (seconds) before reconnecting."""
+        now = time.monotonic()
+        if self.failures == 0 or now - self._started >= self.reset_after:
+            self.failures = 0
+            self._outage_started = now
+        self.failures += 1
+        delay = min(self.cap, max(self.first, self.fraction * (now - self._outage_started)))
+        return self._jittered(delay)
 
 
 class Supervisor:

@@ -28,7 +28,7 @@ import attrs
 
 from cityhub.api import MediaPacket, PacketReader, StreamError, StreamInfo
 from cityhub.redact import redact
-from cityhub.supervisor import Backoff
+from cityhub.supervisor import Backoff, ReconnectBackoff
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -136,7 +136,7 @@ class StreamSource:
         self.name = name
         self._open_reader = open_reader
         self._on_status = on_status
-        self._backoff = backoff or Backoff()
+        self._backoff = backoff or ReconnectBackoff()
         self._consumers: list[Consumer] = []
         self._consumers_lock = threading.Lock()
         self._stop = threading.Event()
@@ -199,13 +199,13 @@ class StreamSource:
         )
 
     def _run(self) -> None:
+        self._on_status(SourceStatus.CONNECTING, None)
         first = True
         while not self._stop.is_set():
-            if not first:
+            if not first:  # while a camera stays down its state stays offline: no flapping
                 self._reconnects += 1
             first = False
             self._backoff.started()
-            self._on_status(SourceStatus.CONNECTING, None)
             try:
                 self._read_until_failure()
             except StreamError as err:
@@ -213,7 +213,7 @@ class StreamSource:
                     self._on_status(SourceStatus.OFFLINE, redact(str(err)) or type(err).__name__)
             except Exception as err:
                 reason = redact(f"{type(err).__name__}: {err}")
-                if self._backoff.failures == 0:  # a driver bug: its traceback once per series
+                if self._backoff.failures == 0:  # a driver bug: its traceback the first time
                     _LOGGER.exception("Stream %s failed: %s", self.name, reason)
                 self._on_status(SourceStatus.ERROR, reason)
             finally:

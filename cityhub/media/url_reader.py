@@ -29,7 +29,8 @@ class UrlReader:
         try:
             container: Any = av.open(url, options=options)
         except (av.FFmpegError, OSError) as err:
-            raise StreamError(redact(f"cannot open {url}: {err}")) from err
+            detail = getattr(err, "strerror", None) or str(err)
+            raise StreamError(redact(f"cannot open {url}: {detail}")) from err
         if not container.streams.video:
             container.close()
             raise StreamError(redact(f"{url} has no video stream"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 
-from cityhub.supervisor import Backoff, Supervisor
+from cityhub.supervisor import Backoff, ReconnectBackoff, Supervisor
 
 
 def test_backoff_doubles_caps_and_resets_after_healthy_run(monkeypatch) -> None:
@@ -20,10 +20,28 @@ def test_backoff_doubles_caps_and_resets_after_healthy_run(monkeypatch) -> None:
     assert backoff.next_delay() == 1.0
 
 
+def test_reconnect_backoff_follows_the_outage(monkeypatch) -> None:
+    now = [0.0]
+    monkeypatch.setattr("cityhub.supervisor.time.monotonic", lambda: now[0])
+    backoff = ReconnectBackoff(fraction=0.2, first=1.0, cap=30.0, reset_after=60.0, jitter=0.0)
+    attempts = []
+    while now[0] < 600:
+        backoff.started()
+        attempts.append(now[0])
+        now[0] += backoff.next_delay()
+    # retried every second at first, then a fifth of the outage so far, capped at 30 s
+    assert attempts[:6] == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
+    assert all(b - a <= max(1.0, 0.2 * a) + 1e-9 for a, b in itertools.pairwise(attempts))
+    assert max(b - a for a, b in itertools.pairwise(attempts)) == 30.0
+    # a camera back after a 10 s outage is retried at most 2.5 s after its return
+    assert min(t for t in attempts if t >= 10.0) <= 12.5
+    assert len(attempts) < 40  # not a retry storm: under 40 attempts in 10 minutes
+
+
 def test_backoff_jitter_stays_within_bounds() -> None:
     backoff = Backoff(first=10.0, cap=30.0, jitter=0.2)
     first = [Backoff(first=10.0, cap=30.0, jitter=0.2).next_delay() for _ in range(200)]
-    assert all(8.0 <= d <= 12.0 for d in first)
+    assert all(8.0 <= d <= 10.0 for d in first)
     assert len({round(d, 3) for d in first}) > 10
     assert backoff.next_delay() <= 12.0
 
