@@ -12,10 +12,12 @@ from __future__ import annotations
 import enum
 import sqlite3
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 import attrs
 
-from cityhub.db import Database
+from cityhub.api import Context
+from cityhub.db import Database, format_utc
 
 __all__ = [
     "GAP_TOLERANCE_FRAMES",
@@ -255,3 +257,28 @@ class SegmentIndex:
     async def delete(self, storage_key: str) -> None:
         """Remove a segment's row."""
         await self.db.execute("DELETE FROM segments WHERE storage_key = ?", (storage_key,))
+
+    async def register_missing(self, segment: Segment, detail: str, context: Context) -> None:
+        """Drop the row of a segment whose file is gone, writing it in the register of
+        destruction (reason ``missing_file``) in the same transaction."""
+        now = format_utc(datetime.now(UTC))
+        async with self.db.transaction():
+            await self.db.execute(
+                "INSERT INTO purges (time_utc, segment_id, camera_id, stream, start_ms, end_ms,"
+                " bytes, storage_key, sha256, reason, detail, decided_at, context_id,"
+                " context_user, context_automation)"
+                " SELECT ?, id, camera_id, stream, start_ms, end_ms, bytes, storage_key, sha256,"
+                " 'missing_file', ?, ?, ?, ?, ? FROM segments WHERE storage_key = ?",
+                (
+                    now,
+                    detail,
+                    now,
+                    context.id,
+                    context.user,
+                    context.automation,
+                    segment.storage_key,
+                ),
+            )
+            await self.db.execute(
+                "DELETE FROM segments WHERE storage_key = ?", (segment.storage_key,)
+            )

@@ -5,7 +5,7 @@ Run before any camera starts, so nothing is being written:
 - a row still ``open`` (the hub stopped without closing it) whose file exists is repaired:
   the file is cut after its last complete fragment, and its size, end and SHA-256 are
   recomputed from what remains; the row becomes ``repaired``;
-- a row whose file is gone is deleted, and handed to :meth:`Reconciler.on_missing`;
+- a row whose file is gone is moved to the register of destruction (``missing_file``);
 - a segment file no row names is indexed as ``repaired`` (start from its name, duration from
   its fragments, codec by probing it), or moved under ``orphans/`` when it cannot be read.
 """
@@ -17,13 +17,13 @@ import hashlib
 import io
 import logging
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from datetime import UTC, datetime
 
 import attrs
 import av
 
-from cityhub.api import StorageBackend
+from cityhub.api import Context, StorageBackend
 from cityhub.media.fmp4 import NotFragmentedMp4Error, scan
 from cityhub.media.index import NewSegment, Segment, SegmentIndex, SegmentState
 
@@ -122,27 +122,25 @@ class Reconciler:
                 missing.append(row)
             elif row.state is SegmentState.OPEN:
                 await self._repair(row, report)
-        if missing:
-            for row in missing:
-                await self.index.delete(row.storage_key)
-            report.missing = list(await self.on_missing(missing))
+        for row in missing:
+            _LOGGER.warning(
+                "Segment file %s is missing (camera %s, %d..%d ms): registered as destroyed",
+                row.storage_key,
+                row.camera_id,
+                row.start_ms,
+                row.end_ms,
+            )
+            await self.index.register_missing(
+                row,
+                "file not found in storage when the index was reconciled at start-up",
+                Context(),
+            )
+        report.missing = missing
         for key in sorted(keys - indexed):
             if not key.startswith(ORPHANS_PREFIX) and parse_segment_key(key) is not None:
                 await self._adopt(key, report)
         _LOGGER.info("Recording index reconciled: %s", report.summary())
         return report
-
-    async def on_missing(self, segments: Sequence[Segment]) -> Sequence[Segment]:
-        """Rows dropped because their file is gone: logged here; the destruction register's hook."""
-        for segment in segments:
-            _LOGGER.warning(
-                "Segment file %s is missing (camera %s, %d..%d ms): its index row was removed",
-                segment.storage_key,
-                segment.camera_id,
-                segment.start_ms,
-                segment.end_ms,
-            )
-        return segments
 
     async def _repair(self, row: Segment, report: ReconcileReport) -> None:
         data = await asyncio.to_thread(self._read, row.storage_key)

@@ -100,6 +100,13 @@ async def test_a_killed_hub_is_reconciled_at_the_next_start(
     index = hub.recording.index
     after = {s.storage_key: s for s in await index.all_segments()}
     assert missing_key not in after
+    assert hub.db is not None
+    register = await hub.db.fetchall(
+        "SELECT storage_key, reason, sha256 FROM purges WHERE storage_key = ?", (missing_key,)
+    )
+    assert [tuple(r) for r in register] == [
+        (missing_key, "missing_file", before[missing_key]["sha256"])
+    ]
     for key in complete:
         if key != missing_key:
             assert after[key].sha256 == before[key]["sha256"] == sha256(root / key)
