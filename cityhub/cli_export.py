@@ -10,7 +10,7 @@ import argparse
 import asyncio
 import getpass
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import TextIO
@@ -24,11 +24,11 @@ from cityhub.media.export import (
     Exporter,
     ExportError,
     ExportRequest,
-    PlaceHold,
     verify_package,
 )
 from cityhub.media.holds import HoldError, Holds
 from cityhub.media.playback import DEFAULT_STREAM, PlaybackError
+from cityhub.media.recording_services import hold_placer
 from cityhub.media.signing import SigningKey, SigningKeyError
 from cityhub.model import HubConfig
 from cityhub.plugins import Plugins
@@ -89,24 +89,6 @@ def _load(config_dir: Path) -> tuple[Plugins, HubConfig]:
     return plugins, config
 
 
-def _hold_placer(db: Database) -> PlaceHold:
-    """``Holds.create`` as the exporter calls it: returns the new hold's id."""
-    holds = Holds(db)
-
-    async def place(
-        cameras: Sequence[str],
-        start: datetime,
-        end: datetime,
-        reference: str,
-        reason: str,
-        context: Context,
-    ) -> int:
-        hold = await holds.create(cameras, start, end, reference, reason, context)
-        return hold.id
-
-    return place
-
-
 async def _export(args: argparse.Namespace, plugins: Plugins, config: HubConfig) -> int:
     time_zone = ZoneInfo(config.hub.time_zone)
     request = ExportRequest(
@@ -124,7 +106,7 @@ async def _export(args: argparse.Namespace, plugins: Plugins, config: HubConfig)
     signing_key = await asyncio.to_thread(SigningKey.load_or_create, data_dir)
     db = await Database.open(data_dir / DATABASE_FILE)
     try:
-        exporter = Exporter(config, db, storage, signing_key, _hold_placer(db))
+        exporter = Exporter(config, db, storage, signing_key, hold_placer(Holds(db)))
         result = await exporter.export(
             request, args.out, Context(user=args.user), progress=_ProgressBar(sys.stderr)
         )

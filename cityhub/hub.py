@@ -25,9 +25,13 @@ from cityhub.const import (
     STAGE_TIMEOUT_S,
 )
 from cityhub.db import Database
+from cityhub.media.export import Exporter
 from cityhub.media.holds import Holds, register_hold_services
+from cityhub.media.playback import Playback
 from cityhub.media.recording import Recording
+from cityhub.media.recording_services import hold_placer, register_recording_services
 from cityhub.media.retention import RetentionManager, RetentionSettings
+from cityhub.media.signing import SigningKey
 from cityhub.model import HubConfig
 from cityhub.plugins import Plugins
 from cityhub.services import ServiceCall, ServiceRegistry
@@ -120,6 +124,7 @@ class Hub:
             ("services", self._start_services),
             ("recording", self._start_recording),
             ("retention", self._start_retention),
+            ("recording services", self._start_recording_services),
             ("cameras", self._start_cameras),
             ("http", self._start_http),
         ]
@@ -278,6 +283,24 @@ class Hub:
             unregister()
 
         self._stops.append(("retention", stop))
+
+    async def _start_recording_services(self) -> None:
+        assert self.db is not None
+        assert self.storage is not None
+        assert self.holds is not None
+        db, storage, place_hold = self.db, self.storage, hold_placer(self.holds)
+        signing_key = await asyncio.to_thread(SigningKey.load_or_create, self.data_dir)
+        unregister = register_recording_services(
+            self.services,
+            self.config,
+            Playback(db, storage),
+            lambda: Exporter(self.config, db, storage, signing_key, place_hold),
+        )
+
+        async def stop() -> None:
+            unregister()
+
+        self._stops.append(("recording services", stop))
 
     async def _start_cameras(self) -> None:
         for camera in self.config.cameras:

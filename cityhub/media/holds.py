@@ -302,7 +302,9 @@ def aware_datetime(value: Any) -> datetime:
     return value
 
 
-def _non_empty_text(what: str) -> Callable[[Any], str]:
+def non_empty_text(what: str) -> Callable[[Any], str]:
+    """Voluptuous validator: text that is not blank (stripped); ``what`` names it in errors."""
+
     def validate(value: Any) -> str:
         if not isinstance(value, str):
             raise vol.Invalid(f"expected text: the {what}")
@@ -313,7 +315,8 @@ def _non_empty_text(what: str) -> Callable[[Any], str]:
     return validate
 
 
-def _end_after_start(data: Mapping[str, Any]) -> Mapping[str, Any]:
+def end_after_start(data: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Voluptuous validator of a mapping whose ``end`` must come after its ``start``."""
     if data["end"] <= data["start"]:
         raise vol.Invalid(
             f"must be after start ({data['end'].isoformat()} is not after "
@@ -327,15 +330,15 @@ HOLD_SCHEMA = vol.Schema(
     vol.All(
         {
             vol.Required("cameras"): vol.All(
-                [_non_empty_text("camera id")],
+                [non_empty_text("camera id")],
                 vol.Length(min=1, msg="name at least one camera"),
             ),
             vol.Required("start"): aware_datetime,
             vol.Required("end"): aware_datetime,
-            vol.Required("reference"): _non_empty_text("case or requisition number"),
-            vol.Required("reason"): _non_empty_text("reason for the hold"),
+            vol.Required("reference"): non_empty_text("case or requisition number"),
+            vol.Required("reason"): non_empty_text("reason for the hold"),
         },
-        _end_after_start,
+        end_after_start,
     )
 )
 """Data of ``recording.hold``: cameras, start and end (ISO-8601, zoned), reference, reason."""
@@ -343,7 +346,7 @@ HOLD_SCHEMA = vol.Schema(
 RELEASE_SCHEMA = vol.Schema(
     {
         vol.Required("hold_id"): vol.All(int, vol.Range(min=1)),
-        vol.Required("reason"): _non_empty_text("reason for the release"),
+        vol.Required("reason"): non_empty_text("reason for the release"),
     }
 )
 """Data of ``recording.release``: the hold's id and the reason for releasing it."""
