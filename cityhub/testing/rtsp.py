@@ -38,6 +38,7 @@ from urllib.parse import quote
 import attrs
 
 __all__ = [
+    "AUDIO_CODECS",
     "ClipCache",
     "GStreamerMissingError",
     "PathStatus",
@@ -65,6 +66,9 @@ STOP_TIMEOUT = 5.0
 CLIP_FORMAT = 1
 """Bump when the clip files' contents change for the same parameters."""
 DEFAULT_CLIP_SECONDS = 2.0
+AUDIO_CODECS = ("aac", "pcmu", "pcma", "opus")
+"""Audio tracks a mount can serve (a 440 Hz tone): AAC 16 kHz, G.711 u-law and A-law 8 kHz,
+Opus 48 kHz, all mono."""
 _CLIP_ARG = re.compile(r"^(?P<name>[\w.-]+)=(?P<w>\d+)x(?P<h>\d+)@(?P<fps>\d+)(?::(?P<br>\d+))?$")
 
 
@@ -95,10 +99,12 @@ class _Mount:
     fps: int
     user: str | None
     password: str | None
+    audio: str | None = None
 
     def spec(self) -> dict[str, Any]:
         users = [[self.user, self.password]] if self.user is not None else []
-        return {"path": self.path, "clip": str(self.clip), "fps": self.fps, "users": users}
+        spec = {"path": self.path, "clip": str(self.clip), "fps": self.fps, "users": users}
+        return spec if self.audio is None else {**spec, "audio": self.audio}
 
 
 class ClipCache:
@@ -321,14 +327,18 @@ class RtspTestServer:
         *,
         user: str | None = None,
         password: str | None = None,
+        audio: str | None = None,
     ) -> str:
         """Serve a looping clip at ``path`` (encoded once, cached); returns its URL.
 
         ``gop`` defaults to ``fps`` (a keyframe a second). With ``user`` and ``password`` the
         path asks for them (digest or basic authentication, as chosen for the server).
+        ``audio`` (one of ``AUDIO_CODECS``) adds a live 440 Hz tone as a second track.
         """
         if (user is None) != (password is None):
             raise ValueError("give both user and password, or neither")
+        if audio is not None and audio not in AUDIO_CODECS:
+            raise ValueError(f"audio must be one of {', '.join(AUDIO_CODECS)} or None")
         mount_path = _mount_path(path)
         if mount_path in self._mounts:
             raise ValueError(f"{mount_path} is already served")
@@ -341,7 +351,7 @@ class RtspTestServer:
             bitrate=bitrate,
             title=mount_path.lstrip("/"),
         )
-        mount = _Mount(mount_path, clip, fps, user, password)
+        mount = _Mount(mount_path, clip, fps, user, password, audio)
         if self.running:
             self._command(f"add {json.dumps(mount.spec())}")
         self._mounts[mount_path] = mount
@@ -463,6 +473,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=4.0, help="clip length (it loops)")
     parser.add_argument("--credentials", metavar="USER:PASSWORD", help="asked on every path")
     parser.add_argument("--auth", choices=("basic", "digest"), default="digest")
+    parser.add_argument("--audio", choices=AUDIO_CODECS, help="a tone on every path")
     parser.add_argument("--cache", type=Path, help="clip folder (default: ~/.cache/cityhub)")
     args = parser.parse_args(argv)
     user = password = None
@@ -485,6 +496,7 @@ def main(argv: list[str] | None = None) -> int:
                 bitrate=bitrate,
                 user=user,
                 password=password,
+                audio=args.audio,
             )
             print(url, flush=True)
         print("Serving; Ctrl-C to stop.", file=sys.stderr, flush=True)

@@ -5,10 +5,12 @@ Run by :mod:`cityhub.testing.rtsp` with the system's ``python3``, which can impo
 
     /usr/bin/python3 rtsp_server.py --port 0 [--spec mounts.json]
 
-A mount is ``{"path": "/cam1", "clip": "/x/cam1.h264", "fps": 25, "users": [["u", "p"]]}``:
-a raw Annex-B H.264 file without B-frames, looped forever with timestamps that keep rising
-and paced in real time, one pipeline shared by all clients of the path. ``users`` is
-optional; with it the path asks for RTSP basic or digest authentication.
+A mount is ``{"path": "/cam1", "clip": "/x/cam1.h264", "fps": 25, "users": [["u", "p"]],
+"audio": "aac"}``: a raw Annex-B H.264 file without B-frames, looped forever with timestamps
+that keep rising and paced in real time, one pipeline shared by all clients of the path.
+``users`` is optional; with it the path asks for RTSP basic or digest authentication.
+``audio`` is optional too: a 440 Hz tone as a second track, ``aac`` (16 kHz mono),
+``pcmu`` or ``pcma`` (G.711, 8 kHz mono) or ``opus`` (48 kHz mono).
 
 Commands, one per line on standard input; each gets one reply line, ``OK <command> ...`` or
 ``ERROR <command> <why>``:
@@ -47,6 +49,28 @@ ELEMENTS = {
     "rtph264pay": "gstreamer1.0-plugins-good",
     "identity": "libgstreamer1.0-0",
 }
+AUDIO_TONE = "audiotestsrc is-live=true freq=440 volume=0.3 ! audioconvert ! audioresample"
+AUDIO_BRANCHES = {
+    "aac": "audio/x-raw,rate=16000,channels=1 ! voaacenc bitrate=32000 ! aacparse"
+    " ! rtpmp4gpay name=pay1 pt=97",
+    "pcmu": "audio/x-raw,rate=8000,channels=1 ! mulawenc ! rtppcmupay name=pay1 pt=0",
+    "pcma": "audio/x-raw,rate=8000,channels=1 ! alawenc ! rtppcmapay name=pay1 pt=8",
+    "opus": "audio/x-raw,rate=48000,channels=1 ! opusenc ! rtpopuspay name=pay1 pt=98",
+}
+"""The audio track of a mount, after ``AUDIO_TONE``, by the name its spec gives."""
+AUDIO_ELEMENTS = {
+    "audiotestsrc": "gstreamer1.0-plugins-base",
+    "voaacenc": "gstreamer1.0-plugins-bad",
+    "aacparse": "gstreamer1.0-plugins-good",
+    "rtpmp4gpay": "gstreamer1.0-plugins-good",
+    "mulawenc": "gstreamer1.0-plugins-good",
+    "rtppcmupay": "gstreamer1.0-plugins-good",
+    "alawenc": "gstreamer1.0-plugins-good",
+    "rtppcmapay": "gstreamer1.0-plugins-good",
+    "opusenc": "gstreamer1.0-plugins-base",
+    "rtpopuspay": "gstreamer1.0-plugins-good",
+}
+"""Elements of the audio tracks: looked for only when a mount asks for audio."""
 
 try:
     import gi
@@ -79,15 +103,23 @@ class Mount:
         self.clip = str(spec["clip"])
         self.fps = int(spec.get("fps", 25))
         self.users = [(str(u), str(p)) for u, p in spec.get("users") or []]
+        audio = spec.get("audio")
+        if audio is not None and audio not in AUDIO_BRANCHES:
+            raise ValueError(f"audio must be one of {', '.join(AUDIO_BRANCHES)}, not {audio!r}")
+        if audio is not None and (missing := missing_elements(AUDIO_ELEMENTS)):
+            raise ValueError(f"missing GStreamer elements: {', '.join(missing)}")
         self.mounted = False
         self.created = 0
         self.running: set[Any] = set()
         self.factory: Any = GstRtspServer.RTSPMediaFactory()
-        self.factory.set_launch(
-            "( multifilesrc name=src loop=true caps=video/x-h264,stream-format=byte-stream"
+        launch = (
+            "multifilesrc name=src loop=true caps=video/x-h264,stream-format=byte-stream"
             " ! h264parse name=parse ! video/x-h264,alignment=au ! identity sync=true"
-            " ! rtph264pay name=pay0 pt=96 config-interval=1 )"
+            " ! rtph264pay name=pay0 pt=96 config-interval=1"
         )
+        if audio is not None:
+            launch += f" {AUDIO_TONE} ! {AUDIO_BRANCHES[audio]}"
+        self.factory.set_launch(f"( {launch} )")
         self.factory.set_shared(True)
         self.factory.connect("media-configure", self._on_media_configure)
 
@@ -294,11 +326,11 @@ class Server:
         return bool(GLib.SOURCE_REMOVE)
 
 
-def missing_elements() -> list[str]:
-    """The GStreamer elements this server needs and cannot find, with their packages."""
+def missing_elements(elements: dict[str, str] = ELEMENTS) -> list[str]:
+    """The ``elements`` (by default those every mount needs) not found, with their packages."""
     return [
         f"{element} ({package})"
-        for element, package in ELEMENTS.items()
+        for element, package in elements.items()
         if Gst.ElementFactory.find(element) is None
     ]
 
