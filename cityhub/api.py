@@ -22,9 +22,11 @@ import pluggy
 import voluptuous as vol
 
 __all__ = [
+    "AUDIO_CODECS",
     "CAPABILITIES",
     "PROJECT_NAME",
     "PTZ",
+    "AudioInfo",
     "CameraDriver",
     "CameraEvent",
     "CameraInfo",
@@ -158,6 +160,26 @@ class StreamProfile:
     url: str | None = None
 
 
+AUDIO_CODECS: frozenset[str] = frozenset({"aac", "pcm_mulaw", "pcm_alaw"})
+"""Audio codecs the core records (FFmpeg's names): AAC and G.711 (u-law, A-law)."""
+
+
+@attrs.frozen
+class AudioInfo:
+    """The codec parameters of a stream's audio track: enough to mux it without decoding.
+
+    ``codec`` is FFmpeg's name (``aac``, ``pcm_mulaw``, ``pcm_alaw``: see
+    :data:`AUDIO_CODECS`; the core drops other codecs); ``extradata`` is the AAC
+    AudioSpecificConfig (packets are raw AAC frames, without ADTS headers), empty for G.711.
+    """
+
+    codec: str
+    sample_rate: int
+    channels: int
+    time_base: tuple[int, int]
+    extradata: bytes = b""
+
+
 @attrs.frozen
 class StreamInfo:
     """The codec parameters of an opened stream: enough to mux it without decoding.
@@ -165,6 +187,9 @@ class StreamInfo:
     ``extradata`` is either Annex-B parameter sets (SPS/PPS starting with a ``00 00 01`` or
     ``00 00 00 01`` start code; packets are then Annex-B too) or an ``avcC``/``hvcC`` record
     (first byte 1; packets are then length-prefixed), as FFmpeg's demuxers give them.
+
+    ``audio`` describes the stream's one audio track, ``None`` when it has none (or the
+    reader does not pass it on): a reader that produces video only needs no change.
     """
 
     codec: str
@@ -173,6 +198,7 @@ class StreamInfo:
     fps: float
     time_base: tuple[int, int]
     extradata: bytes = b""
+    audio: AudioInfo | None = None
 
     @property
     def length_prefixed(self) -> bool:
@@ -186,6 +212,11 @@ class MediaPacket:
 
     ``dts`` and ``pts`` count ``StreamInfo.time_base`` units; ``wallclock`` is the UTC POSIX
     time (seconds) at which the packet was captured or received.
+
+    With ``audio`` true the packet belongs to the audio track (``StreamInfo.audio``): its
+    ``dts`` and ``pts`` count ``AudioInfo.time_base`` units on the same clock as the video's
+    (as the RTSP demuxer aligns them), and ``keyframe`` is ignored. Readers interleave audio
+    and video packets in the order they arrive.
     """
 
     data: bytes
@@ -194,6 +225,7 @@ class MediaPacket:
     keyframe: bool
     wallclock: float
     duration: int = 0
+    audio: bool = False
 
 
 class PacketReader(Protocol):

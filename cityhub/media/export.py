@@ -396,6 +396,14 @@ class Exporter:
                 "width": result.width,
                 "height": result.height,
                 "fps": round(result.fps, 3),
+                "audio": None
+                if result.audio is None
+                else {
+                    "codec": result.audio.codec,
+                    "sample_rate": result.audio.sample_rate,
+                    "channels": result.audio.channels,
+                    "packets": result.audio.packets,
+                },
             },
             "file": path.name,
             "exported": {

@@ -6,6 +6,8 @@ the segment's first packet (a keyframe), so the timestamps written inside the fi
 matter. Nothing is decoded: packets are demuxed from the segment files and muxed again with
 timestamps measured from the first exported frame, so media time ``t`` in the output is the
 instant ``start + t``; a gap in the recording shows as the last frame held until the next one.
+An audio track recorded with the video is carried along on the same clock (audio before the
+first exported keyframe or after the end is left out).
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ from contextlib import ExitStack
 from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import attrs
 import av
+import av.audio.stream
 import av.container
 import av.packet
 import av.video.stream
@@ -31,6 +34,7 @@ from cityhub.db import Database
 
 __all__ = [
     "DEFAULT_STREAM",
+    "AudioTrackInfo",
     "Gap",
     "NoFootageError",
     "Playback",
@@ -159,8 +163,21 @@ class Timeline:
 
 
 @attrs.frozen
+class AudioTrackInfo:
+    """The audio track a remux wrote: codec, sample rate, channels and packets muxed."""
+
+    codec: str
+    sample_rate: int
+    channels: int
+    packets: int
+
+
+@attrs.frozen
 class RemuxResult:
-    """What a remux wrote: the instants of its first and last frames, frames, codec, gaps."""
+    """What a remux wrote: the instants of its first and last frames, frames, codec, gaps.
+
+    ``audio`` describes the audio track, ``None`` when the recording had none.
+    """
 
     first_ms: int
     last_ms: int
@@ -172,6 +189,7 @@ class RemuxResult:
     fps: float
     gaps: tuple[Gap, ...]
     sources: tuple[Segment, ...]
+    audio: AudioTrackInfo | None = None
 
 
 def find_gaps(
@@ -197,13 +215,19 @@ def find_gaps(
 
 @attrs.define
 class _Frame:
-    """A demuxed packet, its capture instants (ms, exact) and the stream it came from."""
+    """A demuxed packet, its capture instants (ms, exact) and its segment's streams.
 
-    packet: av.packet.Packet[av.video.stream.VideoStream]
+    ``audio`` says the packet is the audio stream's; ``stream`` is always the segment's video
+    stream and ``audio_stream`` its audio stream, if any (templates of the output tracks).
+    """
+
+    packet: av.packet.Packet[Any]
     pts_ms: Fraction
     dts_ms: Fraction
     duration_ms: Fraction
     stream: av.video.stream.VideoStream
+    audio_stream: av.audio.stream.AudioStream | None = None
+    audio: bool = False
 
 
 class _ChunkSink:
@@ -404,10 +428,14 @@ class Playback:
             used.append(segment)
             for frame in self._segment_frames(segment, verify_sources):
                 if frame.pts_ms > end_ms:
-                    if frame.packet.is_keyframe:
+                    if frame.packet.is_keyframe and not frame.audio:
                         break
                     continue
                 if not started:
+                    if frame.audio:
+                        if pending:
+                            pending.append(frame)
+                        continue
                     if frame.packet.is_keyframe:
                         pending = [frame]
                     elif pending:
@@ -423,7 +451,7 @@ class Playback:
             yield from pending
 
     def _segment_frames(self, segment: Segment, verify: bool) -> Iterator[_Frame]:
-        """The video packets of one segment file with their capture instants."""
+        """The video and audio packets of one segment file with their capture instants."""
         if verify and segment.sha256 is not None:
             actual = self._hash(segment)
             if actual != segment.sha256:
@@ -436,26 +464,34 @@ class Playback:
             if not container.streams.video:
                 return
             video = container.streams.video[0]
-            time_base = video.time_base
-            assert time_base is not None
-            scale = Fraction(time_base) * 1000
-            reference: int | None = None
-            for packet in container.demux(video):
-                if packet.size == 0:
+            audio = container.streams.audio[0] if container.streams.audio else None
+            # Both tracks share the file's clock; the first video packet is the segment's start.
+            reference: Fraction | None = None
+            early: list[av.packet.Packet[Any]] = []
+            streams: list[Any] = [video] if audio is None else [video, audio]
+            for packet in container.demux(streams):
+                if packet.size == 0 or packet.time_base is None:
                     continue
-                pts = packet.pts if packet.pts is not None else packet.dts
-                dts = packet.dts if packet.dts is not None else pts
-                if pts is None or dts is None:
+                if packet.pts is None and packet.dts is None:
                     continue
+                is_audio = packet.stream_index != video.index
                 if reference is None:
-                    reference = pts
-                yield _Frame(
-                    packet=packet,
-                    pts_ms=segment.start_ms + (pts - reference) * scale,
-                    dts_ms=segment.start_ms + (dts - reference) * scale,
-                    duration_ms=(packet.duration or 0) * scale,
-                    stream=video,
-                )
+                    if is_audio:  # demuxed before the first video packet: place it after
+                        early.append(packet)
+                        continue
+                    reference = _instant_ms(packet)[0]
+                for held in [*early, packet]:
+                    pts_ms, dts_ms, duration_ms = _instant_ms(held)
+                    yield _Frame(
+                        packet=held,
+                        pts_ms=segment.start_ms + pts_ms - reference,
+                        dts_ms=segment.start_ms + dts_ms - reference,
+                        duration_ms=duration_ms,
+                        stream=video,
+                        audio_stream=audio,
+                        audio=held.stream_index != video.index,
+                    )
+                early.clear()
 
     def _open(self, segment: Segment) -> BinaryIO:
         try:
@@ -473,6 +509,17 @@ class Playback:
             while chunk := file.read(HASH_CHUNK_BYTES):
                 digest.update(chunk)
         return digest.hexdigest()
+
+
+def _instant_ms(packet: av.packet.Packet[Any]) -> tuple[Fraction, Fraction, Fraction]:
+    """A demuxed packet's pts, dts and duration in milliseconds of its file's clock."""
+    assert packet.time_base is not None
+    ms = Fraction(packet.time_base) * 1000
+    pts = packet.pts if packet.pts is not None else packet.dts
+    dts = packet.dts if packet.dts is not None else pts
+    assert pts is not None
+    assert dts is not None
+    return pts * ms, dts * ms, (packet.duration or 0) * ms
 
 
 def _first_segment(segments: Sequence[Segment], start_ms: int) -> int | None:
@@ -497,12 +544,21 @@ def _no_footage(segments: Sequence[Segment], start_ms: int, end_ms: int) -> str:
 
 
 class _Muxer:
-    """Muxes frames into one output video track, timestamps measured from the first frame."""
+    """Muxes frames into the output's video track (and audio track, when the first segment
+    has audio), timestamps measured from the first frame."""
 
     def __init__(self, output: av.container.OutputContainer, first: _Frame) -> None:
         self.output = output
         self.track = output.add_stream_from_template(first.stream)
         self.track.time_base = OUTPUT_TIME_BASE
+        self.audio_track: av.audio.stream.AudioStream | None = None
+        self._audio_key: tuple[str, int, int] | None = None
+        if first.audio_stream is not None:
+            self.audio_track = output.add_stream_from_template(first.audio_stream)
+            self.audio_track.time_base = first.audio_stream.time_base
+            self._audio_key = _audio_key(first.audio_stream)
+        self.audio_packets = 0
+        self._last_audio_dts: int | None = None
         self.origin_ms = first.pts_ms
         self.frames = 0
         self.codec = first.stream.codec_context.name
@@ -518,6 +574,9 @@ class _Muxer:
 
     def mux(self, frame: _Frame) -> None:
         """Mux one frame with output timestamps; record a gap when it follows a hole."""
+        if frame.audio:
+            self._mux_audio(frame)
+            return
         time_base = self.track.time_base
         assert time_base is not None
         ticks = Fraction(1, 1000) / Fraction(time_base)
@@ -539,6 +598,33 @@ class _Muxer:
         self._end_ms = max(self._end_ms, frame.pts_ms + frame.duration_ms)
         self.frames += 1
 
+    def _mux_audio(self, frame: _Frame) -> None:
+        """Mux an audio packet on the video's clock; drop what the track cannot take.
+
+        That is audio before the first frame, out of order, or from a segment whose audio
+        differs from the first segment's (codec, sample rate, channels).
+        """
+        track = self.audio_track
+        if track is None or frame.audio_stream is None:
+            return
+        if _audio_key(frame.audio_stream) != self._audio_key:
+            return
+        time_base = track.time_base
+        assert time_base is not None
+        ticks = Fraction(1, 1000) / Fraction(time_base)
+        dts = round((frame.dts_ms - self.origin_ms) * ticks)
+        if dts < 0 or (self._last_audio_dts is not None and dts <= self._last_audio_dts):
+            return
+        packet = frame.packet
+        packet.stream = track
+        packet.time_base = time_base
+        packet.dts = dts
+        packet.pts = max(round((frame.pts_ms - self.origin_ms) * ticks), dts)
+        packet.duration = round(frame.duration_ms * ticks)
+        self.output.mux(packet)
+        self._last_audio_dts = dts
+        self.audio_packets += 1
+
     def result(self, sources: Sequence[Segment]) -> RemuxResult:
         """What was muxed so far."""
         return RemuxResult(
@@ -552,4 +638,13 @@ class _Muxer:
             fps=self.fps,
             gaps=tuple(self._gaps),
             sources=tuple(sources),
+            audio=None
+            if self._audio_key is None
+            else AudioTrackInfo(*self._audio_key, packets=self.audio_packets),
         )
+
+
+def _audio_key(stream: av.audio.stream.AudioStream) -> tuple[str, int, int]:
+    """What must not change for audio packets to share one output track."""
+    ctx = stream.codec_context
+    return (str(ctx.name), int(ctx.sample_rate), int(ctx.channels))

@@ -8,10 +8,12 @@ keyframe once a segment is ``segment_seconds`` long, at each new run of the sour
 reconnect or a discontinuity) and when no packet came for ``IDLE_CLOSE_S``.
 
 Files are fragmented (a ``moof``/``mdat`` pair per GOP, ``empty_moov``, ``default_base_moof``),
-so a crash loses at most the fragment being written. The index row is inserted ``open`` when
-a segment starts, its end and size are updated at every fragment, and it is finished
-(``complete``, SHA-256, size, end) once the file is closed and flushed. Index writes are
-handed to the event loop in order and never awaited by the writer thread.
+so a crash loses at most the fragment being written. A stream's audio track (AAC as it came,
+G.711 transcoded to AAC: see :mod:`cityhub.media.audio`) goes into the same fragments, on the
+video's clock; audio that falls before a segment's first keyframe is left out. The index row
+is inserted ``open`` when a segment starts, its end and size are updated at every fragment,
+and it is finished (``complete``, SHA-256, size, end) once the file is closed and flushed.
+Index writes are handed to the event loop in order and never awaited by the writer thread.
 
 In event mode, the writer keeps the last GOPs covering the pre-roll in memory and writes only
 while a trigger (a service call, or motion) is active, plus the post-roll.
@@ -33,7 +35,8 @@ from typing import Any, BinaryIO
 import attrs
 import av
 
-from cityhub.api import MediaPacket, StorageBackend, StreamInfo
+from cityhub.api import AUDIO_CODECS, MediaPacket, StorageBackend, StreamInfo
+from cityhub.media.audio import AudioTrack
 from cityhub.media.index import NewSegment, SegmentIndex, SegmentState, SegmentTrigger
 from cityhub.model import RecordingMode, RecordingSettings
 
@@ -180,6 +183,7 @@ class _SegmentFile:
         self.first_dts = first.dts
         self.last_dts: int | None = None
         self.packets = 0
+        self.audio_packets = 0
         self._time_base = Fraction(*info.time_base)
         self._seconds_per_tick = float(self._time_base)
         self._frame_ticks = round(1 / (info.fps * self._seconds_per_tick)) if info.fps > 0 else 1
@@ -199,6 +203,13 @@ class _SegmentFile:
             if extradata:
                 stream.codec_context.extradata = extradata
             self._stream = stream
+            self._audio: AudioTrack | None = None
+            self._audio_origin = 0
+            self._last_audio_pts: int | None = None
+            if info.audio is not None and info.audio.codec in AUDIO_CODECS:
+                self._audio = AudioTrack(self._container, info.audio)
+                origin = first.dts * self._time_base / Fraction(*info.audio.time_base)
+                self._audio_origin = round(origin)
         except BaseException:
             self._out.raw.close()
             raise
@@ -229,9 +240,22 @@ class _SegmentFile:
             self._out.flush()
         return flushed
 
+    def write_audio(self, packet: MediaPacket) -> None:
+        """Mux an audio packet, unless the file has no audio track or it precedes the file."""
+        if self._audio is None:
+            return
+        pts = packet.pts - self._audio_origin
+        if pts < 0 or (self._last_audio_pts is not None and pts <= self._last_audio_pts):
+            return
+        self._audio.mux(packet.data, pts, packet.duration)
+        self._last_audio_pts = pts
+        self.audio_packets += 1
+
     def close(self, storage: StorageBackend) -> tuple[int, str]:
         """Finish the file (last fragment, flush, fsync); return its size and SHA-256."""
         try:
+            if self._audio is not None:
+                self._audio.close()
             self._container.close()
         finally:
             self._out.raw.close()
@@ -312,7 +336,7 @@ class Recorder:
 
     def consume(self, packet: MediaPacket, info: StreamInfo) -> None:
         """Queue ``packet`` for the writer; never blocks (a full queue drops to the next GOP)."""
-        if self._need_keyframe and not packet.keyframe:
+        if self._need_keyframe and (packet.audio or not packet.keyframe):
             self._dropped += 1
             return
         try:
@@ -404,6 +428,14 @@ class Recorder:
         self._set_recording(False)
 
     def _handle(self, packet: MediaPacket, info: StreamInfo, resync: bool) -> None:
+        if packet.audio:
+            if info is not self._info:  # audio of a run whose video never reached the writer
+                return
+            if self.event_mode:
+                self._handle_event_mode(packet, info)
+            else:
+                self._write(packet, info, SegmentTrigger.CONTINUOUS)
+            return
         new_run = (
             resync
             or info is not self._info
@@ -421,6 +453,10 @@ class Recorder:
 
     def _write(self, packet: MediaPacket, info: StreamInfo, trigger: SegmentTrigger) -> None:
         segment = self._segment
+        if packet.audio:
+            if segment is not None:
+                segment.write_audio(packet)
+            return
         if (
             segment is not None
             and packet.keyframe
@@ -438,7 +474,7 @@ class Recorder:
             self._submit(lambda index: index.update_progress(key, end_ms, size))
 
     def _handle_event_mode(self, packet: MediaPacket, info: StreamInfo) -> None:
-        if packet.keyframe:
+        if packet.keyframe and not packet.audio:
             self._ring.append([packet])
         elif self._ring:
             self._ring[-1].append(packet)

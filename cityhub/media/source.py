@@ -12,6 +12,12 @@ dropped, dts and pts are rebased so the run's first keyframe is at 0, and ``wall
 first keyframe's wallclock plus the dts elapsed since it, so capture times are as regular as
 the camera's clock rather than jittering with thread scheduling. A consumer therefore sees a
 new run as a keyframe whose dts does not increase on the previous packet (it is 0).
+
+Audio (packets with ``audio`` set) rides on the video's runs: it never starts one, audio
+before a run's first keyframe is dropped, and audio is rebased to the same origin (converted
+to the audio time base) so both tracks share one clock. Its dts is checked on its own: audio
+whose dts does not increase, falls before the run's start or strays more than
+``DTS_JUMP_MAX_S`` from the video is dropped and counted apart from the video.
 """
 
 from __future__ import annotations
@@ -55,10 +61,13 @@ class SourceStatus(enum.Enum):
 class StreamStats:
     """Counters of one stream, for health and diagnostics.
 
+    ``packets``, ``dropped``, ``skipped``, ``fps`` and ``bitrate`` are the video's;
     ``dropped`` counts packets whose dts did not increase, ``skipped`` those waiting for a
     run's first keyframe; ``clock_lag`` is how long (seconds) after its capture time, by the
     camera's clock, the last packet was received: steady growth means the camera's clock runs
-    slow against ours.
+    slow against ours. ``audio_packets`` counts the audio packets handed out and
+    ``audio_dropped`` those refused (no run yet, dts not increasing, or off the video's
+    clock); ``bytes`` counts both tracks.
     """
 
     packets: int
@@ -71,6 +80,8 @@ class StreamStats:
     bitrate: float
     last_packet: float | None
     clock_lag: float
+    audio_packets: int = 0
+    audio_dropped: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-friendly rendering."""
@@ -99,13 +110,20 @@ class _RateMeter:
 
 
 class _Timeline:
-    """The anchor of one run: its first keyframe's dts and wallclock."""
+    """The anchor of one run: its first keyframe's dts and wallclock, for both tracks."""
 
-    def __init__(self, first: MediaPacket, time_base: tuple[int, int]) -> None:
+    def __init__(self, first: MediaPacket, info: StreamInfo) -> None:
         self.first_dts = first.dts
         self.first_wallclock = first.wallclock
         self.last_dts = first.dts
-        self._seconds_per_tick = float(Fraction(*time_base))
+        self._seconds_per_tick = float(Fraction(*info.time_base))
+        self.last_audio_dts: int | None = None
+        self._audio_origin = 0
+        self._audio_seconds_per_tick = 0.0
+        if info.audio is not None:
+            audio_base = Fraction(*info.audio.time_base)
+            self._audio_origin = round(first.dts * Fraction(*info.time_base) / audio_base)
+            self._audio_seconds_per_tick = float(audio_base)
 
     def seconds(self, ticks: int) -> float:
         """``ticks`` of the stream's time base, in seconds."""
@@ -120,6 +138,23 @@ class _Timeline:
             dts=elapsed,
             pts=packet.pts - self.first_dts,
             wallclock=self.first_wallclock + self.seconds(elapsed),
+        )
+
+    def rebase_audio(self, packet: MediaPacket) -> MediaPacket | None:
+        """Audio ``packet`` on the run's clock, or ``None`` when it must be dropped."""
+        if self.last_audio_dts is not None and packet.dts <= self.last_audio_dts:
+            return None
+        elapsed = packet.dts - self._audio_origin
+        seconds = elapsed * self._audio_seconds_per_tick
+        video_seconds = self.seconds(self.last_dts - self.first_dts)
+        if seconds < 0 or abs(seconds - video_seconds) > DTS_JUMP_MAX_S:
+            return None
+        self.last_audio_dts = packet.dts
+        return attrs.evolve(
+            packet,
+            dts=elapsed,
+            pts=packet.pts - self._audio_origin,
+            wallclock=self.first_wallclock + seconds,
         )
 
 
@@ -149,6 +184,8 @@ class StreamSource:
         self._skipped = 0
         self._discontinuities = 0
         self._reconnects = 0
+        self._audio_packets = 0
+        self._audio_dropped = 0
         self._last_packet: float | None = None
         self._clock_lag = 0.0
         self._rate = _RateMeter()
@@ -196,6 +233,8 @@ class StreamSource:
             bitrate=round(self._rate.bitrate),
             last_packet=self._last_packet,
             clock_lag=round(self._clock_lag, 3),
+            audio_packets=self._audio_packets,
+            audio_dropped=self._audio_dropped,
         )
 
     def _run(self) -> None:
@@ -244,6 +283,17 @@ class StreamSource:
         online = False
         while not self._stop.is_set():
             received = reader.read()
+            if received.audio:
+                audio = None
+                if timeline is not None and info.audio is not None:
+                    audio = timeline.rebase_audio(received)
+                if audio is None:
+                    self._audio_dropped += 1
+                    continue
+                self._audio_packets += 1
+                self._bytes += len(audio.data)
+                self._hand_out(audio, info)
+                continue
             if timeline is not None:
                 step = received.dts - timeline.last_dts
                 if abs(step) > jump_max:
@@ -261,7 +311,7 @@ class StreamSource:
                 if not received.keyframe:
                     self._skipped += 1
                     continue
-                timeline = _Timeline(received, info.time_base)
+                timeline = _Timeline(received, info)
             packet = timeline.rebase(received)
             if not online:
                 online = True
@@ -271,8 +321,11 @@ class StreamSource:
             self._last_packet = packet.wallclock
             self._clock_lag = received.wallclock - packet.wallclock
             self._rate.add(len(packet.data))
-            for consumer in self._consumers:
-                try:
-                    consumer(packet, info)
-                except Exception:
-                    _LOGGER.exception("Consumer %r of %s failed", consumer, self.name)
+            self._hand_out(packet, info)
+
+    def _hand_out(self, packet: MediaPacket, info: StreamInfo) -> None:
+        for consumer in self._consumers:
+            try:
+                consumer(packet, info)
+            except Exception:
+                _LOGGER.exception("Consumer %r of %s failed", consumer, self.name)

@@ -13,7 +13,12 @@ import attrs
 
 @attrs.frozen
 class FfprobeResult:
-    """What ffprobe reports of a media file: its video stream, duration and decode errors."""
+    """What ffprobe reports of a media file: its video stream, duration and decode errors.
+
+    ``frames`` and ``keyframes`` count the video's frames; ``audio_*`` describe the first
+    audio stream (``audio_codec`` is ``None`` without one; ``audio_frames`` counts its
+    decoded frames) and ``duration``/``audio_duration`` are the file's and the audio's.
+    """
 
     codec: str
     width: int
@@ -23,6 +28,11 @@ class FfprobeResult:
     keyframes: int
     errors: str
     raw: dict[str, Any]
+    audio_codec: str | None = None
+    audio_sample_rate: int = 0
+    audio_channels: int = 0
+    audio_duration: float = 0.0
+    audio_frames: int = 0
 
 
 def ffprobe(path: Path, *, count_frames: bool = True) -> FfprobeResult:
@@ -35,7 +45,7 @@ def ffprobe(path: Path, *, count_frames: bool = True) -> FfprobeResult:
         raise RuntimeError("ffprobe is not installed (Debian package ffmpeg)")
     cmd = [exe, "-v", "error", "-print_format", "json", "-show_format", "-show_streams"]
     if count_frames:
-        cmd += ["-show_entries", "frame=key_frame", "-select_streams", "v:0"]
+        cmd += ["-show_entries", "frame=media_type,key_frame"]
     proc = subprocess.run(
         [*cmd, str(path)], capture_output=True, text=True, timeout=120, check=False
     )
@@ -45,7 +55,8 @@ def ffprobe(path: Path, *, count_frames: bool = True) -> FfprobeResult:
     video = next((s for s in data.get("streams", []) if s.get("codec_type") == "video"), None)
     if video is None:
         raise AssertionError(f"{path} has no video stream")
-    frames = data.get("frames", [])
+    audio = next((s for s in data.get("streams", []) if s.get("codec_type") == "audio"), None)
+    frames = [f for f in data.get("frames", []) if f.get("media_type") == "video"]
     duration = float(data.get("format", {}).get("duration") or video.get("duration") or 0.0)
     return FfprobeResult(
         codec=str(video.get("codec_name")),
@@ -56,4 +67,9 @@ def ffprobe(path: Path, *, count_frames: bool = True) -> FfprobeResult:
         keyframes=sum(1 for f in frames if f.get("key_frame") == 1),
         errors=proc.stderr.strip(),
         raw=data,
+        audio_codec=None if audio is None else str(audio.get("codec_name")),
+        audio_sample_rate=0 if audio is None else int(audio.get("sample_rate", 0)),
+        audio_channels=0 if audio is None else int(audio.get("channels", 0)),
+        audio_duration=0.0 if audio is None else float(audio.get("duration") or 0.0),
+        audio_frames=sum(1 for f in data.get("frames", []) if f.get("media_type") == "audio"),
     )

@@ -188,6 +188,7 @@ async def test_package_holds_real_mp4s_and_a_complete_manifest(
         "width": WIDTH,
         "height": HEIGHT,
         "fps": FPS,
+        "audio": None,
     }
     assert cam_a["exported"]["first_frame"] == {
         "utc": "2026-11-18T09:20:02.000Z",

@@ -10,9 +10,9 @@ from pathlib import Path
 import av
 import pytest
 
-from cityhub.api import MediaPacket, StreamEndedError, StreamError, StreamInfo
+from cityhub.api import AudioInfo, MediaPacket, StreamEndedError, StreamError, StreamInfo
 from cityhub.media.source import SourceStatus, StreamSource
-from cityhub.media.url_reader import UrlReader
+from cityhub.media.url_reader import UrlReader, audio_passed_through
 from cityhub.supervisor import Backoff
 
 INFO = StreamInfo(codec="h264", width=64, height=64, fps=25.0, time_base=(1, 90000))
@@ -185,3 +185,99 @@ def test_url_reader_reports_unreachable_sources_without_credentials(tmp_path: Pa
     assert "admin:***@127.0.0.1" in str(caught.value)
     with pytest.raises(StreamError, match="cannot open"):
         UrlReader(str(tmp_path / "missing.mp4"))
+
+
+AV_INFO = StreamInfo(
+    codec="h264",
+    width=64,
+    height=64,
+    fps=25.0,
+    time_base=(1, 90000),
+    audio=AudioInfo(codec="pcm_mulaw", sample_rate=8000, channels=1, time_base=(1, 8000)),
+)
+
+
+class InterleavedReader:
+    """A PacketReader playing ``(audio, dts, keyframe)`` triples, then ending."""
+
+    def __init__(self, info: StreamInfo, script: list[tuple[bool, int, bool]]) -> None:
+        self.info = info
+        self._script = list(script)
+
+    def read(self) -> MediaPacket:
+        if not self._script:
+            raise StreamEndedError("eof")
+        audio, dts, keyframe = self._script.pop(0)
+        return MediaPacket(b"\x00" * 4, dts, dts, keyframe, 1000.0, audio=audio)
+
+    def close(self) -> None:
+        pass
+
+
+def run_source(reader: InterleavedReader) -> tuple[list[MediaPacket], StreamSource]:
+    ended = threading.Event()
+    got: list[MediaPacket] = []
+
+    def status(s: SourceStatus, r: str | None) -> None:
+        if s is SourceStatus.OFFLINE:
+            ended.set()
+
+    source = StreamSource("cam/main", lambda: reader, status, fast_backoff())
+    source.add_consumer(lambda p, i: got.append(p))
+    source.start()
+    assert ended.wait(5)
+    source.stop(2)
+    return got, source
+
+
+def test_audio_rides_on_the_video_runs_and_is_checked_apart() -> None:
+    script = [
+        (True, 7000, False),  # audio before any keyframe: no run yet
+        (False, 81000, False),  # video before the keyframe: skipped
+        (True, 7900, False),  # still no run
+        (False, 90000, True),  # the run starts at 1 s
+        (True, 7960, False),  # 0.995 s: before the run's start
+        (True, 8080, False),  # 1.010 s -> 80 ticks, 10 ms after the keyframe
+        (True, 8080, False),  # audio dts not increasing: dropped, as audio
+        (False, 93600, False),
+        (True, 8400, False),
+        (True, 8000 + 8000 * 20, False),  # 20 s away from the video: dropped
+        (False, 97200, False),
+    ]
+    got, source = run_source(InterleavedReader(AV_INFO, script))
+
+    assert [(p.audio, p.dts) for p in got] == [
+        (False, 0),
+        (True, 80),
+        (False, 3600),
+        (True, 400),
+        (False, 7200),
+    ]
+    assert got[1].wallclock == pytest.approx(1000.0 + 0.010)
+    assert got[3].wallclock == pytest.approx(1000.0 + 0.050)
+    stats = source.stats()
+    assert (stats.packets, stats.skipped, stats.dropped) == (3, 1, 0)
+    assert (stats.audio_packets, stats.audio_dropped) == (2, 5)
+
+
+def test_audio_of_a_stream_that_declares_none_is_dropped() -> None:
+    script = [(False, 0, True), (True, 10, False), (False, 3600, False)]
+    got, source = run_source(InterleavedReader(INFO, script))
+    assert [p.audio for p in got] == [False, False]
+    assert source.stats().audio_dropped == 1
+
+
+@pytest.mark.parametrize(
+    ("codec", "passed"),
+    [
+        ("aac", True),
+        ("pcm_mulaw", True),
+        ("pcm_alaw", True),
+        ("opus", False),
+        ("mp3", False),
+        ("adpcm_g726", False),
+        ("pcm_s16be", False),
+    ],
+)
+def test_only_aac_and_g711_audio_is_passed_through(codec: str, passed: bool) -> None:
+    assert audio_passed_through(codec) is passed
