@@ -3,7 +3,8 @@
 A segment file is ``ftyp``, ``moov`` (with ``mvex``: no samples of its own), then one
 ``moof`` + ``mdat`` pair per fragment, and possibly an index (``mfra``) once closed. A crash
 leaves a file cut anywhere; :func:`scan` finds where the last complete fragment ends and how
-much media the complete fragments hold, by reading the boxes only (no decoding).
+much media the complete fragments hold, by reading the boxes only (no decoding). Media time
+and samples are the video track's; an audio track in the same fragments is skipped.
 """
 
 from __future__ import annotations
@@ -90,31 +91,49 @@ def _find(data: bytes | memoryview, start: int, end: int, path: tuple[bytes, ...
     return found
 
 
-def _timescale(data: bytes | memoryview, moov: int, moov_end: int) -> int:
-    for mdhd in _find(data, moov, moov_end, (b"trak", b"mdia", b"mdhd")):
-        version = data[mdhd]
-        offset = mdhd + 4 + (16 if version == 1 else 8)
+def _track(data: bytes | memoryview, moov: int, moov_end: int) -> tuple[int, int]:
+    """``(track_ID, timescale)`` of the video track, else of the first track with a header."""
+    found: list[tuple[int, int, bool]] = []
+    for kind, trak, trak_end in _boxes(data, moov, moov_end):
+        if kind != b"trak":
+            continue
+        tkhd = _find(data, trak, trak_end, (b"tkhd",))
+        mdhd = _find(data, trak, trak_end, (b"mdia", b"mdhd"))
+        hdlr = _find(data, trak, trak_end, (b"mdia", b"hdlr"))
+        if not tkhd or not mdhd:
+            continue
+        offset = tkhd[0] + 4 + (16 if data[tkhd[0]] == 1 else 8)
+        (track_id,) = struct.unpack_from(">I", data, offset)
+        offset = mdhd[0] + 4 + (16 if data[mdhd[0]] == 1 else 8)
         (timescale,) = struct.unpack_from(">I", data, offset)
-        return int(timescale)
-    raise NotFragmentedMp4Error("moov has no track with a media header (mdhd)")
+        video = bool(hdlr) and bytes(data[hdlr[0] + 8 : hdlr[0] + 12]) == b"vide"
+        found.append((int(track_id), int(timescale), video))
+    if not found:
+        raise NotFragmentedMp4Error("moov has no track with a media header (mdhd)")
+    track_id, timescale, _video = next((t for t in found if t[2]), found[0])
+    return track_id, timescale
 
 
-def _default_duration(data: bytes | memoryview, moov: int, moov_end: int) -> int:
+def _default_duration(data: bytes | memoryview, moov: int, moov_end: int, track_id: int) -> int:
     for trex in _find(data, moov, moov_end, (b"mvex", b"trex")):
-        (duration,) = struct.unpack_from(">I", data, trex + 4 + 8)
-        return int(duration)
+        (trex_track, _index, duration) = struct.unpack_from(">III", data, trex + 4)
+        if trex_track == track_id:
+            return int(duration)
     return 0
 
 
 def _fragment(
-    data: bytes | memoryview, moof: int, moof_end: int, trex_duration: int
+    data: bytes | memoryview, moof: int, moof_end: int, track_id: int, trex_duration: int
 ) -> tuple[int | None, int, int]:
-    """``(base decode time or None, samples, summed duration)`` of one ``moof``."""
+    """``(base decode time or None, samples, summed duration)`` of one ``moof``'s track."""
     base: int | None = None
     samples = 0
     duration = 0
     for traf_kind, traf, traf_end in _boxes(data, moof, moof_end):
         if traf_kind != b"traf":
+            continue
+        tfhd = _find(data, traf, traf_end, (b"tfhd",))
+        if tfhd and struct.unpack_from(">I", data, tfhd[0] + 4)[0] != track_id:
             continue
         default = trex_duration
         for kind, payload, _end in _boxes(data, traf, traf_end):
@@ -152,8 +171,8 @@ def scan(data: bytes | memoryview) -> FragmentScan:
     if len(boxes) < 2 or boxes[0][0] != b"ftyp" or boxes[1][0] != b"moov":
         raise NotFragmentedMp4Error("the file does not start with complete ftyp and moov boxes")
     _, moov, moov_end = boxes[1]
-    timescale = _timescale(data, moov, moov_end)
-    trex_duration = _default_duration(data, moov, moov_end)
+    track_id, timescale = _track(data, moov, moov_end)
+    trex_duration = _default_duration(data, moov, moov_end, track_id)
     valid = moov_end
     fragments = samples = 0
     first_time: int | None = None
@@ -161,7 +180,7 @@ def scan(data: bytes | memoryview) -> FragmentScan:
     pending: tuple[int | None, int, int] | None = None
     for kind, payload, box_end in boxes[2:]:
         if kind == b"moof":
-            pending = _fragment(data, payload, box_end, trex_duration)
+            pending = _fragment(data, payload, box_end, track_id, trex_duration)
             continue
         if kind == b"mdat" and pending is not None:
             base, count, duration = pending

@@ -2,7 +2,8 @@
 
 One hub records three cameras at once: AAC audio (kept as it came), G.711 u-law (recorded
 as AAC: the MP4 muxer refuses G.711) and Opus (not recorded: one log line, video only). Each
-segment is checked with ffprobe; then an export of the AAC camera must carry its audio.
+segment is checked with ffprobe, and cut short as a crash would to check that its complete
+fragments still play with both tracks; then an export of the AAC camera must carry its audio.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import pytest
 
 from cityhub.api import CameraState
 from cityhub.hub import Hub
+from cityhub.media.fmp4 import scan
 from cityhub.media.index import Segment, SegmentState
 from cityhub.media.recording import EVENT_SEGMENT_CLOSED
 from cityhub.testing import ffprobe
@@ -46,11 +48,31 @@ async def wait_closed(closed: list[dict[str, Any]], per_camera: int, timeout: fl
         await asyncio.sleep(0.1)
 
 
+def check_crash_safe(path: Path, tmp_path: Path, audio: tuple[str, int]) -> None:
+    """The video's time is read from the fragments alone, and a cut file's fragments play."""
+    data = path.read_bytes()
+    whole = scan(data)
+    probe = ffprobe(path)
+    video = next(s for s in probe.raw["streams"] if s["codec_type"] == "video")
+    assert abs(whole.duration_s - float(video["duration"])) < 0.001
+    assert whole.samples == probe.frames
+    cut = scan(data[: len(data) * 2 // 3])
+    assert 0 < cut.fragments < whole.fragments
+    repaired = tmp_path / "repaired.mp4"
+    repaired.write_bytes(data[: cut.valid_bytes])
+    again = ffprobe(repaired)
+    assert again.errors == ""
+    assert again.frames == cut.samples
+    assert (again.audio_codec, again.audio_sample_rate) == audio
+    assert abs(again.audio_duration - cut.duration_s) <= GOP_S
+
+
 async def test_aac_and_g711_are_recorded_and_opus_is_dropped_once(
     rtsp_server: RtspTestServer,
     cityhub_config: Callable[..., Path],
     cityhub_hub: HubFactory,
     caplog: pytest.LogCaptureFixture,
+    tmp_path: Path,
 ) -> None:
     caplog.set_level(logging.INFO, logger="cityhub.media.url_reader")
     cameras = [
@@ -96,6 +118,7 @@ async def test_aac_and_g711_are_recorded_and_opus_is_dropped_once(
             assert probe.audio_channels == 1
             assert probe.audio_frames > 0
             assert abs(probe.audio_duration - video_s) <= GOP_S, (camera_id, row.storage_key)
+            check_crash_safe(hub.data_dir / "recordings" / row.storage_key, tmp_path, expected)
 
     dropped = [r for r in caplog.records if "is not recorded" in r.getMessage()]
     assert len(dropped) == 1, [r.getMessage() for r in dropped]
