@@ -200,6 +200,10 @@ class _SegmentFile:
             extradata = info.extradata
             if not extradata and not info.length_prefixed:
                 extradata = annexb_parameter_sets(first.data, codec)
+            # Only muxed, never encoded: PyAV opens the encoder it attached to the stream when
+            # the header is written, and that encoder's own parameter sets would replace the
+            # camera's. Open it now, then put the camera's back.
+            stream.codec_context.open()
             if extradata:
                 stream.codec_context.extradata = extradata
             self._stream = stream

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import av
+
 from cityhub.api import CameraState
 from cityhub.bus import Event
 from cityhub.hub import Hub
@@ -78,13 +80,39 @@ def sha256(path: Path) -> str:
 
 
 def check_file(path: Path, start_ms: int, end_ms: int) -> None:
-    """The file plays on its own: H.264, no decode error, duration within one GOP."""
+    """The file plays on its own: H.264, no decode error, duration within one GOP, and its
+    header carries the camera's own parameter sets (not those of some encoder)."""
     probe = ffprobe(path)
     assert probe.codec == "h264"
     assert (probe.width, probe.height) == (320, 180)
     assert probe.errors == ""
     assert probe.keyframes >= 1
     assert abs(probe.duration - (end_ms - start_ms) / 1000) <= GOP_S
+    assert header_sps(path) == in_band_sps(path)
+
+
+def header_sps(path: Path) -> bytes:
+    """The SPS of the file's avcC record."""
+    with av.open(str(path)) as container:
+        avcc = bytes(container.streams.video[0].codec_context.extradata or b"")
+    assert avcc[:1] == b"\x01", "the header must hold an avcC record"
+    length = int.from_bytes(avcc[6:8], "big")
+    return avcc[8 : 8 + length]
+
+
+def in_band_sps(path: Path) -> bytes:
+    """The SPS carried in the first keyframe's samples (length-prefixed NAL units)."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        data = next(bytes(p) for p in container.demux(stream) if p.is_keyframe)
+    offset = 0
+    while offset + 4 <= len(data):
+        size = int.from_bytes(data[offset : offset + 4], "big")
+        nal = data[offset + 4 : offset + 4 + size]
+        if nal[0] & 0x1F == 7:
+            return nal
+        offset += 4 + size
+    raise AssertionError("no SPS in the first keyframe")
 
 
 async def test_continuous_segments_are_playable_indexed_and_contiguous(
