@@ -24,7 +24,6 @@ from __future__ import annotations
 import collections
 import hashlib
 import logging
-import queue
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -57,6 +56,14 @@ _LOGGER = logging.getLogger(__name__)
 QUEUE_MAX_PACKETS = 1500
 """Packets a recorder may hold before dropping: a minute at 25 fps, to ride out a slow disk or
 a long fsync (about 30 MB at 4 Mbit/s) without ever blocking ingest."""
+WAKE_EVERY_PACKETS = 25
+"""The writer thread is woken once this many packets wait (or at a video keyframe): handing
+packets over one by one cost a thread wake-up per frame, which dominated the CPU of recording."""
+WAKE_TIMEOUT_S = 0.5
+"""The writer thread also takes what waits at least this often (seconds)."""
+PROGRESS_EVERY_S = 10.0
+"""How often an open segment's row is brought up to date (seconds): a crash is repaired from
+the file itself, so the row only needs to be roughly right in between."""
 IDLE_CLOSE_S = 3.0
 """A segment that got no packet for this long (seconds) is closed: the camera is gone, and the
 index must show a gap rather than an open segment."""
@@ -286,6 +293,38 @@ class _SegmentFile:
 _Item = tuple[MediaPacket, StreamInfo, bool]
 
 
+class _Mailbox:
+    """Hands packets from the ingest thread to the writer thread in batches, never blocking."""
+
+    def __init__(self, capacity: int) -> None:
+        self._capacity = capacity
+        self._items: list[_Item | None] = []
+        self._lock = threading.Lock()
+        self._ready = threading.Event()
+
+    def put(self, item: _Item | None, *, wake: bool, force: bool = False) -> bool:
+        """Add ``item`` (False when full, unless ``force``); wake the writer if asked or due."""
+        with self._lock:
+            if not force and len(self._items) >= self._capacity:
+                return False
+            self._items.append(item)
+            if wake or len(self._items) >= WAKE_EVERY_PACKETS:
+                self._ready.set()
+        return True
+
+    def take(self, timeout: float) -> list[_Item | None]:
+        """Everything waiting, after a wake-up or ``timeout`` seconds (maybe nothing)."""
+        self._ready.wait(timeout)
+        with self._lock:
+            items, self._items = self._items, []
+            self._ready.clear()
+        return items
+
+    def qsize(self) -> int:
+        """Items waiting."""
+        return len(self._items)
+
+
 class Recorder:
     """Records one camera stream into segment files; ``consume`` is its StreamSource consumer.
 
@@ -311,7 +350,8 @@ class Recorder:
         self._submit = submit
         self._on_recording = on_recording
         self._on_closed = on_closed
-        self._queue: queue.Queue[_Item | None] = queue.Queue(QUEUE_MAX_PACKETS)
+        self._queue = _Mailbox(QUEUE_MAX_PACKETS)
+        self._last_progress = 0.0
         self._need_keyframe = True
         self._warned_full = False
         self._thread: threading.Thread | None = None
@@ -343,9 +383,8 @@ class Recorder:
         if self._need_keyframe and (packet.audio or not packet.keyframe):
             self._dropped += 1
             return
-        try:
-            self._queue.put_nowait((packet, info, self._need_keyframe))
-        except queue.Full:
+        wake = packet.keyframe and not packet.audio
+        if not self._queue.put((packet, info, self._need_keyframe), wake=wake):
             self._dropped += 1
             self._need_keyframe = True
             if not self._warned_full:
@@ -396,38 +435,38 @@ class Recorder:
         """Write what is queued, close the segment and end the thread; blocking."""
         if self._thread is None:
             return True
-        deadline = time.monotonic() + timeout
-        try:
-            self._queue.put(None, timeout=timeout)
-        except queue.Full:
-            return False
-        self._thread.join(max(0.0, deadline - time.monotonic()))
+        self._queue.put(None, wake=True, force=True)
+        self._thread.join(timeout)
         return not self._thread.is_alive()
 
     # --- writer thread --------------------------------------------------------------------
 
     def _run(self) -> None:
-        while True:
-            try:
-                item = self._queue.get(timeout=IDLE_CLOSE_S)
-            except queue.Empty:
-                if self._segment is not None:
+        last_item = time.monotonic()
+        running = True
+        while running:
+            items = self._queue.take(WAKE_TIMEOUT_S)
+            if not items:
+                if self._segment is not None and time.monotonic() - last_item >= IDLE_CLOSE_S:
                     _LOGGER.debug("Recorder %s/%s idle: closing", self.camera_id, self.stream)
                     self._finish_segment()
                     self._set_recording(False)
                 continue
-            if item is None:
-                break
-            try:
-                self._handle(*item)
-            except Exception:
-                self._errors += 1
-                _LOGGER.exception(
-                    "Recorder %s/%s failed to write; the segment is left for repair",
-                    self.camera_id,
-                    self.stream,
-                )
-                self._abandon()
+            last_item = time.monotonic()
+            for item in items:
+                if item is None:
+                    running = False
+                    break
+                try:
+                    self._handle(*item)
+                except Exception:
+                    self._errors += 1
+                    _LOGGER.exception(
+                        "Recorder %s/%s failed to write; the segment is left for repair",
+                        self.camera_id,
+                        self.stream,
+                    )
+                    self._abandon()
         self._finish_segment()
         self._set_recording(False)
 
@@ -473,7 +512,8 @@ class Recorder:
                 self._dropped += 1
                 return
             segment = self._open_segment(packet, info, trigger)
-        if segment.write(packet):
+        if segment.write(packet) and time.monotonic() - self._last_progress >= PROGRESS_EVERY_S:
+            self._last_progress = time.monotonic()
             key, end_ms, size = segment.key, to_ms(packet.wallclock), segment.size
             self._submit(lambda index: index.update_progress(key, end_ms, size))
 
