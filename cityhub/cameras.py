@@ -22,7 +22,7 @@ from cityhub.api import (
 )
 from cityhub.const import EVENT_CAMERA_OFFLINE, EVENT_CAMERA_ONLINE, EVENT_STREAM_ERROR
 from cityhub.media.recorder import Recorder
-from cityhub.media.source import SourceStatus, StreamSource
+from cityhub.media.source import StreamSource
 from cityhub.media.url_reader import UrlReader
 from cityhub.model import CameraConfig
 from cityhub.redact import redact
@@ -31,13 +31,6 @@ if TYPE_CHECKING:
     from cityhub.hub import Hub
 
 _LOGGER = logging.getLogger(__name__)
-
-_SOURCE_TO_STATE = {
-    SourceStatus.CONNECTING: CameraState.CONNECTING,
-    SourceStatus.ONLINE: CameraState.ONLINE,
-    SourceStatus.OFFLINE: CameraState.OFFLINE,
-    SourceStatus.ERROR: CameraState.ERROR,
-}
 
 
 class CameraHost:
@@ -150,13 +143,13 @@ class CameraRuntime:
         source.start()
 
     def _post_status(
-        self, loop: asyncio.AbstractEventLoop, status: SourceStatus, reason: str | None
+        self, loop: asyncio.AbstractEventLoop, status: CameraState, reason: str | None
     ) -> None:
         loop.call_soon_threadsafe(self._source_status, status, reason)
 
-    def _source_status(self, status: SourceStatus, reason: str | None) -> None:
+    def _source_status(self, status: CameraState, reason: str | None) -> None:
         old = self.hub.states.get(self.id)
-        new = self.hub.states.async_set(self.id, _SOURCE_TO_STATE[status], reason=reason)
+        new = self.hub.states.async_set(self.id, status, reason=reason)
         if old is not None and old.state is new.state:
             return
         if new.state is CameraState.ONLINE:

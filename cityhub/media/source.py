@@ -22,7 +22,6 @@ whose dts does not increase, falls before the run's start or strays more than
 
 from __future__ import annotations
 
-import enum
 import logging
 import threading
 import time
@@ -32,7 +31,7 @@ from typing import Any
 
 import attrs
 
-from cityhub.api import MediaPacket, PacketReader, StreamError, StreamInfo
+from cityhub.api import CameraState, MediaPacket, PacketReader, StreamError, StreamInfo
 from cityhub.redact import redact
 from cityhub.supervisor import Backoff, ReconnectBackoff
 
@@ -46,15 +45,6 @@ DTS_JUMP_MAX_S = 10.0
 Cameras restart their clock or skip after a glitch; ten seconds is far above any frame
 interval (even 1 fps) and a real outage of that length makes the reader fail anyway.
 """
-
-
-class SourceStatus(enum.Enum):
-    """What the ingest thread reports to its owner."""
-
-    CONNECTING = "connecting"
-    ONLINE = "online"
-    OFFLINE = "offline"
-    ERROR = "error"
 
 
 @attrs.frozen
@@ -165,7 +155,7 @@ class StreamSource:
         self,
         name: str,
         open_reader: Callable[[], PacketReader],
-        on_status: Callable[[SourceStatus, str | None], None],
+        on_status: Callable[[CameraState, str | None], None],
         backoff: Backoff | None = None,
     ) -> None:
         self.name = name
@@ -238,7 +228,7 @@ class StreamSource:
         )
 
     def _run(self) -> None:
-        self._on_status(SourceStatus.CONNECTING, None)
+        self._on_status(CameraState.CONNECTING, None)
         first = True
         while not self._stop.is_set():
             if not first:  # while a camera stays down its state stays offline: no flapping
@@ -249,12 +239,12 @@ class StreamSource:
                 self._read_until_failure()
             except StreamError as err:
                 if not self._stop.is_set():
-                    self._on_status(SourceStatus.OFFLINE, redact(str(err)) or type(err).__name__)
+                    self._on_status(CameraState.OFFLINE, redact(str(err)) or type(err).__name__)
             except Exception as err:
                 reason = redact(f"{type(err).__name__}: {err}")
                 if self._backoff.failures == 0:  # a driver bug: its traceback the first time
                     _LOGGER.exception("Stream %s failed: %s", self.name, reason)
-                self._on_status(SourceStatus.ERROR, reason)
+                self._on_status(CameraState.ERROR, reason)
             finally:
                 self._close_reader()
             if self._stop.is_set():
@@ -315,7 +305,7 @@ class StreamSource:
             packet = timeline.rebase(received)
             if not online:
                 online = True
-                self._on_status(SourceStatus.ONLINE, None)
+                self._on_status(CameraState.ONLINE, None)
             self._packets += 1
             self._bytes += len(packet.data)
             self._last_packet = packet.wallclock

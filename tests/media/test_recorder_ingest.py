@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import threading
 
-from cityhub.api import MediaPacket, StreamEndedError, StreamInfo
-from cityhub.media.source import SourceStatus, StreamSource
+from cityhub.api import CameraState, MediaPacket, StreamEndedError, StreamInfo
+from cityhub.media.source import StreamSource
 from cityhub.supervisor import Backoff
 
 INFO = StreamInfo(codec="h264", width=64, height=64, fps=25.0, time_base=(1, 90000))
@@ -37,8 +37,8 @@ def run(script: list[tuple[int, bool, float]]) -> tuple[list[MediaPacket], Strea
     ended = threading.Event()
     readers = [Scripted(script)]
 
-    def status(s: SourceStatus, r: str | None) -> None:
-        if s is SourceStatus.OFFLINE:
+    def status(s: CameraState, r: str | None) -> None:
+        if s is CameraState.OFFLINE:
             ended.set()
 
     source = StreamSource(

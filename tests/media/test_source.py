@@ -10,8 +10,15 @@ from pathlib import Path
 import av
 import pytest
 
-from cityhub.api import AudioInfo, MediaPacket, StreamEndedError, StreamError, StreamInfo
-from cityhub.media.source import SourceStatus, StreamSource
+from cityhub.api import (
+    AudioInfo,
+    CameraState,
+    MediaPacket,
+    StreamEndedError,
+    StreamError,
+    StreamInfo,
+)
+from cityhub.media.source import StreamSource
 from cityhub.media.url_reader import UrlReader, audio_passed_through
 from cityhub.supervisor import Backoff
 
@@ -51,7 +58,7 @@ def fast_backoff() -> Backoff:
 
 
 def test_packets_fan_out_and_non_increasing_dts_are_dropped() -> None:
-    statuses: list[tuple[SourceStatus, str | None]] = []
+    statuses: list[tuple[CameraState, str | None]] = []
     readers = [ScriptedReader([0, 3600, 3600, 1800, 7200], StreamError("cable cut"))]
     done = threading.Event()
 
@@ -79,9 +86,9 @@ def test_packets_fan_out_and_non_increasing_dts_are_dropped() -> None:
     assert (stats.packets, stats.dropped, stats.bytes) == (3, 2, 30)
     assert stats.reconnects >= 1
     kinds = [s for s, _ in statuses]
-    assert kinds[:3] == [SourceStatus.CONNECTING, SourceStatus.ONLINE, SourceStatus.OFFLINE]
+    assert kinds[:3] == [CameraState.CONNECTING, CameraState.ONLINE, CameraState.OFFLINE]
     assert statuses[2][1] == "cable cut"
-    assert (SourceStatus.OFFLINE, "camera unreachable") in statuses
+    assert (CameraState.OFFLINE, "camera unreachable") in statuses
 
 
 def test_a_consumer_that_raises_does_not_stop_ingest_or_others() -> None:
@@ -92,8 +99,8 @@ def test_a_consumer_that_raises_does_not_stop_ingest_or_others() -> None:
     def broken(packet: MediaPacket, info: StreamInfo) -> None:
         raise RuntimeError("consumer bug")
 
-    def status(s: SourceStatus, r: str | None) -> None:
-        if s is SourceStatus.OFFLINE:
+    def status(s: CameraState, r: str | None) -> None:
+        if s is CameraState.OFFLINE:
             ended.set()
 
     source = StreamSource("cam/main", lambda: reader, status, fast_backoff())
@@ -107,7 +114,7 @@ def test_a_consumer_that_raises_does_not_stop_ingest_or_others() -> None:
 
 def test_a_driver_bug_is_an_error_state_and_is_retried() -> None:
     attempts: list[float] = []
-    statuses: list[SourceStatus] = []
+    statuses: list[CameraState] = []
 
     def open_reader() -> ScriptedReader:
         attempts.append(time.monotonic())
@@ -120,7 +127,7 @@ def test_a_driver_bug_is_an_error_state_and_is_retried() -> None:
         time.sleep(0.01)
     assert source.stop(2)
     assert len(attempts) >= 3
-    assert SourceStatus.ERROR in statuses
+    assert CameraState.ERROR in statuses
 
 
 def test_stop_unblocks_a_blocked_reader_promptly() -> None:
@@ -218,8 +225,8 @@ def run_source(reader: InterleavedReader) -> tuple[list[MediaPacket], StreamSour
     ended = threading.Event()
     got: list[MediaPacket] = []
 
-    def status(s: SourceStatus, r: str | None) -> None:
-        if s is SourceStatus.OFFLINE:
+    def status(s: CameraState, r: str | None) -> None:
+        if s is CameraState.OFFLINE:
             ended.set()
 
     source = StreamSource("cam/main", lambda: reader, status, fast_backoff())
