@@ -23,8 +23,9 @@ from cityhub.redact import redact
 _LOGGER = logging.getLogger(__name__)
 
 SOCKET_TIMEOUT_US = 5_000_000
-"""FFmpeg's own socket timeout (microseconds). Never ``av.open(timeout=)``: that installs a
-Python callback that retakes the GIL on every I/O check (4x the CPU at 32 streams)."""
+"""FFmpeg's own socket timeout (microseconds). Never the ``timeout`` argument of ``av.open``:
+it installs a Python callback that retakes the GIL on every I/O check (4x the CPU at 32
+streams)."""
 
 
 def audio_passed_through(codec: str) -> bool:
