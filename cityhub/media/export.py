@@ -32,14 +32,13 @@ import attrs
 from cityhub import __version__
 from cityhub.api import Context, StorageBackend
 from cityhub.db import Database, format_utc
+from cityhub.media.index import TimeRange, gap_tolerance_ms
 from cityhub.media.playback import (
     DEFAULT_STREAM,
-    Gap,
     NoFootageError,
     Playback,
     RemuxResult,
     from_ms,
-    gap_tolerance_ms,
     to_ms,
 )
 from cityhub.media.signing import (
@@ -361,9 +360,9 @@ class Exporter:
         tolerance = gap_tolerance_ms(result.fps)
         gaps = list(result.gaps)
         if result.first_ms - start_ms > tolerance:
-            gaps.insert(0, Gap(start_ms, result.first_ms))
+            gaps.insert(0, TimeRange(start_ms, result.first_ms))
         if end_ms - result.end_ms > tolerance:
-            gaps.append(Gap(result.end_ms, end_ms))
+            gaps.append(TimeRange(result.end_ms, end_ms))
         zone = next((z for z in self.config.zones if z.id == camera.zone), None)
         emplacement = next(
             (e for e in self.config.emplacements if e.id == camera.emplacement), None

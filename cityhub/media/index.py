@@ -93,6 +93,11 @@ class Segment:
         """How long the segment lasts (ms)."""
         return self.end_ms - self.start_ms
 
+    @property
+    def is_open(self) -> bool:
+        """Whether the recorder is still writing it (its ``end_ms`` is not final yet)."""
+        return self.state is SegmentState.OPEN
+
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Segment:
         """The segment a ``SELECT *`` row describes."""

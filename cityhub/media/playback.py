@@ -31,32 +31,25 @@ import av.video.stream
 
 from cityhub.api import StorageBackend
 from cityhub.db import Database
+from cityhub.media.index import Segment, TimeRange, gap_tolerance_ms
 
 __all__ = [
     "DEFAULT_STREAM",
     "AudioTrackInfo",
-    "Gap",
     "NoFootageError",
     "Playback",
     "PlaybackError",
     "RemuxResult",
-    "Segment",
     "SegmentMissingError",
     "SourceIntegrityError",
     "StreamChangedError",
     "Timeline",
     "from_ms",
-    "gap_tolerance_ms",
     "to_ms",
 ]
 
 DEFAULT_STREAM = "main"
 """The profile played and exported unless another is asked for: the native, full-quality one."""
-
-GAP_MIN_MS = 1000
-"""Shortest hole (milliseconds) reported as a gap: below a second, jitter and segment joins."""
-GAP_FRAME_INTERVALS = 2
-"""A hole longer than this many frame intervals is a gap even at low frame rates (1 fps...)."""
 
 FMP4_MOVFLAGS = "frag_keyframe+empty_moov+default_base_moof"
 """Fragmented MP4 for streaming: an init segment, then one fragment per GOP, no seeking back."""
@@ -105,50 +98,6 @@ def from_ms(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, UTC)
 
 
-def gap_tolerance_ms(fps: float) -> int:
-    """The longest hole (ms) that is not a gap: max(2 frame intervals, 1 s)."""
-    if fps <= 0:
-        return GAP_MIN_MS
-    return max(GAP_MIN_MS, math.ceil(GAP_FRAME_INTERVALS * 1000 / fps))
-
-
-@attrs.frozen
-class Segment:
-    """One row of the recording index: a fragmented-MP4 file and the instants it holds."""
-
-    id: int
-    camera_id: str
-    stream: str
-    start_ms: int
-    end_ms: int
-    codec: str
-    width: int
-    height: int
-    fps: float
-    storage_key: str
-    sha256: str | None
-    state: str
-    bytes: int
-
-    @property
-    def is_open(self) -> bool:
-        """Whether the recorder is still writing it (its ``end_ms`` is not known yet)."""
-        return self.state == "open"
-
-
-@attrs.frozen
-class Gap:
-    """An interval with no footage, in integer UTC milliseconds."""
-
-    start_ms: int
-    end_ms: int
-
-    @property
-    def duration_ms(self) -> int:
-        """Length of the gap in milliseconds."""
-        return self.end_ms - self.start_ms
-
-
 @attrs.frozen
 class Timeline:
     """A camera stream's recordings over a range: the segments, their runs and the gaps."""
@@ -158,8 +107,8 @@ class Timeline:
     start_ms: int
     end_ms: int
     segments: tuple[Segment, ...]
-    recordings: tuple[Gap, ...]
-    gaps: tuple[Gap, ...]
+    recordings: tuple[TimeRange, ...]
+    gaps: tuple[TimeRange, ...]
 
 
 @attrs.frozen
@@ -187,29 +136,31 @@ class RemuxResult:
     width: int
     height: int
     fps: float
-    gaps: tuple[Gap, ...]
+    gaps: tuple[TimeRange, ...]
     sources: tuple[Segment, ...]
     audio: AudioTrackInfo | None = None
 
 
 def find_gaps(
     spans: Sequence[tuple[int, int]], start_ms: int, end_ms: int, tolerance_ms: int
-) -> tuple[tuple[Gap, ...], tuple[Gap, ...]]:
+) -> tuple[tuple[TimeRange, ...], tuple[TimeRange, ...]]:
     """Runs of footage and the gaps between them over [start_ms, end_ms], from sorted spans."""
-    runs: list[Gap] = []
-    gaps: list[Gap] = []
+    runs: list[TimeRange] = []
+    gaps: list[TimeRange] = []
     cursor = start_ms
     for span_start, span_end in spans:
         if span_start - cursor > tolerance_ms:
-            gaps.append(Gap(cursor, min(span_start, end_ms)))
+            gaps.append(TimeRange(cursor, min(span_start, end_ms)))
         if runs and span_start - runs[-1].end_ms <= tolerance_ms:
-            runs[-1] = Gap(runs[-1].start_ms, max(runs[-1].end_ms, span_end))
+            runs[-1] = TimeRange(runs[-1].start_ms, max(runs[-1].end_ms, span_end))
         else:
-            runs.append(Gap(max(span_start, start_ms), span_end))
+            runs.append(TimeRange(max(span_start, start_ms), span_end))
         cursor = max(cursor, span_end)
     if end_ms - cursor > tolerance_ms:
-        gaps.append(Gap(cursor, end_ms))
-    clipped = tuple(Gap(r.start_ms, min(r.end_ms, end_ms)) for r in runs if r.start_ms <= end_ms)
+        gaps.append(TimeRange(cursor, end_ms))
+    clipped = tuple(
+        TimeRange(r.start_ms, min(r.end_ms, end_ms)) for r in runs if r.start_ms <= end_ms
+    )
     return clipped, tuple(gaps)
 
 
@@ -259,13 +210,12 @@ class Playback:
     ) -> list[Segment]:
         """The segments of ``camera_id``/``stream`` holding instants in [start, end], in order."""
         rows = await self.db.fetchall(
-            "SELECT id, camera_id, stream, start_ms, end_ms, codec, width, height, fps,"
-            " storage_key, sha256, state, bytes FROM segments"
+            "SELECT * FROM segments"
             " WHERE camera_id = ? AND stream = ? AND start_ms <= ?"
             " AND (end_ms >= ? OR state = 'open') ORDER BY start_ms, id",
             (camera_id, stream, to_ms(end), to_ms(start)),
         )
-        return [Segment(**dict(row)) for row in rows]
+        return [Segment.from_row(row) for row in rows]
 
     async def timeline(
         self, camera_id: str, stream: str, start: datetime, end: datetime
@@ -570,7 +520,7 @@ class _Muxer:
         self._last_dts: int | None = None
         self._last_pts_ms = first.pts_ms
         self._end_ms = first.pts_ms
-        self._gaps: list[Gap] = []
+        self._gaps: list[TimeRange] = []
 
     def mux(self, frame: _Frame) -> None:
         """Mux one frame with output timestamps; record a gap when it follows a hole."""
@@ -585,7 +535,7 @@ class _Muxer:
             dts = self._last_dts + 1
         pts = max(round((frame.pts_ms - self.origin_ms) * ticks), dts)
         if self.frames and frame.pts_ms - self._end_ms > self.tolerance_ms:
-            self._gaps.append(Gap(math.floor(self._end_ms), math.ceil(frame.pts_ms)))
+            self._gaps.append(TimeRange(math.floor(self._end_ms), math.ceil(frame.pts_ms)))
         packet = frame.packet
         packet.stream = self.track
         packet.time_base = time_base

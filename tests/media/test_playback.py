@@ -9,14 +9,13 @@ import pytest
 from playback_kit import FPS, HEIGHT, T0_MS, WIDTH, at, record
 
 from cityhub.db import Database
+from cityhub.media.index import TimeRange, gap_tolerance_ms
 from cityhub.media.playback import (
-    Gap,
     NoFootageError,
     Playback,
     SegmentMissingError,
     SourceIntegrityError,
     StreamChangedError,
-    gap_tolerance_ms,
 )
 from cityhub.storage.local import LocalStorage
 from cityhub.testing import ffprobe
@@ -59,13 +58,13 @@ async def test_timeline_lists_recordings_and_gaps(
 
     assert len(timeline.segments) == 5
     assert timeline.recordings == (
-        Gap(T0_MS, T0_MS + 8000),
-        Gap(T0_MS + 12_000, T0_MS + 24_500),
+        TimeRange(T0_MS, T0_MS + 8000),
+        TimeRange(T0_MS + 12_000, T0_MS + 24_500),
     )
     assert timeline.gaps == (
-        Gap(T0_MS - 2000, T0_MS),
-        Gap(T0_MS + 8000, T0_MS + 12_000),
-        Gap(T0_MS + 24_500, T0_MS + 30_000),
+        TimeRange(T0_MS - 2000, T0_MS),
+        TimeRange(T0_MS + 8000, T0_MS + 12_000),
+        TimeRange(T0_MS + 24_500, T0_MS + 30_000),
     )
     assert (await playback.timeline("cam-1", "sub", at(0), at(1000))).segments == ()
 
@@ -123,7 +122,7 @@ async def test_remux_across_a_gap_keeps_real_time_and_reports_it(
     assert result.first_ms == T0_MS + 2000
     assert result.last_ms == T0_MS + 14_200
     assert result.frames == 6 * FPS + 56
-    assert result.gaps == (Gap(T0_MS + 8000, T0_MS + 12_000),)
+    assert result.gaps == (TimeRange(T0_MS + 8000, T0_MS + 12_000),)
     assert [s.start_ms - T0_MS for s in result.sources] == [0, 4000, 12_000]
     assert seen[-1] == (11_700, 11_700)
     probe = ffprobe(path)
