@@ -188,23 +188,6 @@ def coordinate(limit: float) -> Validator:
     return validate
 
 
-def seconds(maximum: float) -> Validator:
-    """A validator of a duration in seconds, ``0..maximum`` (decimals allowed)."""
-
-    def validate(value: Any) -> float:
-        if isinstance(value, bool) or not isinstance(value, int | float | str):
-            raise Problem(f"expected a number of seconds (got {describe(value)})")
-        try:
-            number = float(value)
-        except ValueError:
-            raise Problem(f"expected a number of seconds (got {describe(value)})") from None
-        if not 0 <= number <= maximum:
-            raise Problem(f"{value} is out of range (0..{maximum:g} seconds)")
-        return number
-
-    return validate
-
-
 def number(minimum: float, maximum: float, unit: str) -> Validator:
     """A validator of a decimal number within ``minimum..maximum`` (``unit`` in messages)."""
 
@@ -220,6 +203,11 @@ def number(minimum: float, maximum: float, unit: str) -> Validator:
         return result
 
     return validate
+
+
+def seconds(maximum: float) -> Validator:
+    """A validator of a duration in seconds, ``0..maximum`` (decimals allowed)."""
+    return number(0, maximum, "seconds")
 
 
 def boolean(value: Any) -> bool:

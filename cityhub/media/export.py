@@ -32,14 +32,12 @@ import attrs
 from cityhub import __version__
 from cityhub.api import Context, StorageBackend
 from cityhub.db import Database, format_utc
-from cityhub.media.index import TimeRange, gap_tolerance_ms
+from cityhub.media.index import TimeRange, from_ms, gap_tolerance_ms, to_ms
 from cityhub.media.playback import (
     DEFAULT_STREAM,
     NoFootageError,
     Playback,
     RemuxResult,
-    from_ms,
-    to_ms,
 )
 from cityhub.media.signing import (
     SigningKey,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Final
 
 import attrs
@@ -21,6 +21,7 @@ import voluptuous as vol
 from cityhub.api import Context
 from cityhub.bus import EventBus
 from cityhub.db import Database, format_utc, parse_utc
+from cityhub.media.index import from_ms, to_ms
 from cityhub.services import ServiceCall, ServiceError, ServiceRegistry
 
 __all__ = [
@@ -36,9 +37,7 @@ __all__ = [
     "Holds",
     "InvalidHoldError",
     "UnknownCameraError",
-    "from_ms",
     "register_hold_services",
-    "to_ms",
 ]
 
 EVENT_HOLD_CREATED: Final = "recording.hold_created"
@@ -59,8 +58,6 @@ SEGMENT_IS_HELD: Final = (
 )
 """SQL condition: the segment aliased ``s`` is covered by an active hold (the one definition)."""
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MILLISECOND = timedelta(milliseconds=1)
 
 _HOLD_COLUMNS = (
     "h.id, h.reference, h.reason, h.start_ms, h.end_ms, h.created_at, h.created_by,"
@@ -88,18 +85,6 @@ class HoldNotFoundError(HoldError):
 
 class HoldAlreadyReleasedError(HoldError):
     """The hold was released already; a release is written once."""
-
-
-def to_ms(moment: datetime) -> int:
-    """``moment`` (timezone-aware) as integer UTC milliseconds since the POSIX epoch."""
-    if moment.tzinfo is None:
-        raise ValueError(f"naive datetime {moment!r}: footage times are timezone-aware")
-    return (moment - _EPOCH) // _MILLISECOND
-
-
-def from_ms(ms: int) -> datetime:
-    """The UTC datetime of integer milliseconds since the POSIX epoch."""
-    return _EPOCH + ms * _MILLISECOND
 
 
 @attrs.frozen

@@ -12,7 +12,7 @@ from __future__ import annotations
 import enum
 import sqlite3
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import attrs
 
@@ -117,6 +117,23 @@ class Segment:
             state=SegmentState(row["state"]),
             trigger=SegmentTrigger(row["trigger"]),
         )
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MILLISECOND = timedelta(milliseconds=1)
+_HALF_MILLISECOND = timedelta(microseconds=500)
+
+
+def to_ms(moment: datetime) -> int:
+    """``moment`` (timezone-aware) as integer UTC milliseconds since the POSIX epoch, rounded."""
+    if moment.tzinfo is None:
+        raise ValueError(f"naive datetime {moment!r}: footage times are timezone-aware")
+    return (moment - _EPOCH + _HALF_MILLISECOND) // _MILLISECOND
+
+
+def from_ms(ms: int) -> datetime:
+    """The UTC datetime of integer milliseconds since the POSIX epoch."""
+    return _EPOCH + ms * _MILLISECOND
 
 
 @attrs.frozen

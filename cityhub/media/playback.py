@@ -31,7 +31,7 @@ import av.video.stream
 
 from cityhub.api import StorageBackend
 from cityhub.db import Database
-from cityhub.media.index import Segment, TimeRange, gap_tolerance_ms
+from cityhub.media.index import Segment, TimeRange, from_ms, gap_tolerance_ms, to_ms
 
 __all__ = [
     "DEFAULT_STREAM",
@@ -44,8 +44,6 @@ __all__ = [
     "SourceIntegrityError",
     "StreamChangedError",
     "Timeline",
-    "from_ms",
-    "to_ms",
 ]
 
 DEFAULT_STREAM = "main"
@@ -84,18 +82,6 @@ class SourceIntegrityError(PlaybackError):
 
 class StreamChangedError(PlaybackError):
     """The codec or picture size changes within the range; one MP4 track cannot hold both."""
-
-
-def to_ms(moment: datetime) -> int:
-    """``moment`` as integer milliseconds since the POSIX epoch (it must be timezone-aware)."""
-    if moment.tzinfo is None:
-        raise ValueError(f"naive datetime {moment!r}: give a timezone-aware time")
-    return math.floor(moment.timestamp() * 1000 + 0.5)
-
-
-def from_ms(ms: int) -> datetime:
-    """The UTC datetime of ``ms`` milliseconds since the POSIX epoch."""
-    return datetime.fromtimestamp(ms / 1000, UTC)
 
 
 @attrs.frozen

@@ -17,7 +17,8 @@ import voluptuous as vol
 from cityhub.api import Context
 from cityhub.media.export import Exporter, ExportRequest, PlaceHold
 from cityhub.media.holds import Holds, aware_datetime, end_after_start, non_empty_text
-from cityhub.media.playback import DEFAULT_STREAM, Playback, from_ms
+from cityhub.media.index import from_ms
+from cityhub.media.playback import DEFAULT_STREAM, Playback
 from cityhub.model import HubConfig
 from cityhub.services import ServiceCall, ServiceRegistry, ServiceValidationError
 

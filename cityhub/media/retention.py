@@ -36,7 +36,8 @@ import attrs
 from cityhub.api import Context, StorageBackend, StorageUsage
 from cityhub.bus import EventBus
 from cityhub.db import Database, format_utc
-from cityhub.media.holds import SEGMENT_IS_HELD, to_ms
+from cityhub.media.holds import SEGMENT_IS_HELD
+from cityhub.media.index import to_ms
 from cityhub.model import DEFAULT_RETENTION_DAYS, MAX_RETENTION_DAYS, CameraConfig
 
 __all__ = [

@@ -9,7 +9,7 @@ from typing import Any
 from cityhub.api import CameraKind, StorageBackend
 from cityhub.bus import Event, EventBus
 from cityhub.db import Database
-from cityhub.media.holds import to_ms
+from cityhub.media.index import to_ms
 from cityhub.model import CameraConfig
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)

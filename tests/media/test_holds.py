@@ -23,10 +23,9 @@ from cityhub.media.holds import (
     Holds,
     InvalidHoldError,
     UnknownCameraError,
-    from_ms,
     register_hold_services,
-    to_ms,
 )
+from cityhub.media.index import from_ms, to_ms
 from cityhub.services import ServiceError, ServiceRegistry, ServiceValidationError
 
 OFFICER = Context(user="agent.durand")

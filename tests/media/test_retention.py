@@ -26,7 +26,8 @@ from retention_kit import (
 from cityhub.api import Context
 from cityhub.bus import EventBus
 from cityhub.db import Database
-from cityhub.media.holds import Holds, to_ms
+from cityhub.media.holds import Holds
+from cityhub.media.index import to_ms
 from cityhub.media.retention import (
     EVENT_PURGED,
     PurgeReason,

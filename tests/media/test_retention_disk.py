@@ -16,7 +16,8 @@ from retention_kit import DAY, NOW, SEGMENT, add_cameras, add_segment, camera, c
 from cityhub.api import Context, StorageUsage
 from cityhub.bus import EventBus
 from cityhub.db import Database
-from cityhub.media.holds import Holds, to_ms
+from cityhub.media.holds import Holds
+from cityhub.media.index import to_ms
 from cityhub.media.retention import (
     EVENT_STORAGE_CRITICAL,
     EVENT_STORAGE_LOW,
