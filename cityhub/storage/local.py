@@ -11,7 +11,8 @@ from __future__ import annotations
 import io
 import os
 import shutil
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -54,15 +55,23 @@ def _key_parts(key: str, *, prefix: bool = False) -> list[str]:
 
 
 class _FsyncOnClose(io.FileIO):
-    """A file whose data and directory entry reach the disk when it is closed."""
+    """A file whose data and directory entry reach the disk when it is closed.
+
+    ``on_closed(size)`` is called once closed, with the file's final size.
+    """
+
+    on_closed: Callable[[int], None] | None = None
 
     def close(self) -> None:
         if not self.closed:
             try:
                 os.fsync(self.fileno())
+                size = os.fstat(self.fileno()).st_size
             finally:
                 super().close()
             _fsync_dir(Path(str(self.name)).parent)
+            if self.on_closed is not None:
+                self.on_closed(size)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -85,6 +94,20 @@ class LocalStorage(StorageBackend):
         path = Path(options.get(CONF_PATH, DEFAULT_PATH)).expanduser()
         self.root = path if path.is_absolute() else base_dir / path
         self.root.mkdir(parents=True, exist_ok=True)
+        self._used: int | None = None
+        self._used_lock = threading.Lock()
+
+    def _count(self, delta: int) -> None:
+        """Add ``delta`` bytes to the running total (once it has been taken)."""
+        with self._used_lock:
+            if self._used is not None:
+                self._used += delta
+
+    def _size_of(self, path: Path) -> int:
+        try:
+            return path.stat().st_size
+        except FileNotFoundError:
+            return 0
 
     def _path_of(self, key: str) -> Path:
         """The file that stores ``key``; raise :class:`InvalidKeyError` for an unsafe key."""
@@ -94,12 +117,15 @@ class LocalStorage(StorageBackend):
         """Create or replace ``key`` and its folders; the file is fsynced when closed."""
         path = self._path_of(key)
         path.parent.mkdir(parents=True, exist_ok=True)
+        replaced = self._size_of(path)
         try:
             raw = _FsyncOnClose(path, "wb")
         except FileNotFoundError:
             # A concurrent delete removed the folder just made (it was empty): make it again.
             path.parent.mkdir(parents=True, exist_ok=True)
             raw = _FsyncOnClose(path, "wb")
+        self._count(-replaced)
+        raw.on_closed = self._count
         return io.BufferedWriter(raw)
 
     def open_read(self, key: str) -> BinaryIO:
@@ -109,7 +135,12 @@ class LocalStorage(StorageBackend):
     def delete(self, key: str) -> None:
         """Remove ``key`` (a missing one is fine) and the folders it leaves empty."""
         path = self._path_of(key)
-        path.unlink(missing_ok=True)
+        size = self._size_of(path)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            size = 0
+        self._count(-size)
         folder = path.parent
         while folder != self.root:
             try:
@@ -132,8 +163,19 @@ class LocalStorage(StorageBackend):
         return sorted(keys)
 
     def usage(self) -> StorageUsage:
-        """The disk's size and free space, and the bytes the files under the root take."""
+        """The disk's size and free space, and the bytes the files under the root take.
+
+        The files are walked once, at the first call; from then on the total follows this
+        backend's own writes and deletes, so retention can ask every pass at city scale.
+        """
         disk = shutil.disk_usage(self.root)
+        with self._used_lock:
+            if self._used is None:
+                self._used = self._walk_used()
+            used = self._used
+        return StorageUsage(total=disk.total, used=used, free=disk.free)
+
+    def _walk_used(self) -> int:
         used = 0
         for folder, _dirs, files in os.walk(self.root):
             for name in files:
@@ -141,4 +183,4 @@ class LocalStorage(StorageBackend):
                     used += os.lstat(os.path.join(folder, name)).st_size
                 except FileNotFoundError:
                     continue
-        return StorageUsage(total=disk.total, used=used, free=disk.free)
+        return used

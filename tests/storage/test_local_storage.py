@@ -211,3 +211,25 @@ def test_usage_counts_bytes_under_the_root(storage: LocalStorage) -> None:
     assert usage.used == 12_345
     assert usage.total == disk.total
     assert 0 < usage.free <= usage.total
+
+
+def test_usage_follows_writes_and_deletes_without_walking_again(
+    storage: LocalStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with storage.open_write(KEY) as out:
+        out.write(b"x" * 1_000)
+    assert storage.usage().used == 1_000  # the one walk
+
+    def no_walk(*args: object, **kwargs: object) -> None:
+        raise AssertionError("usage() walked the files again")
+
+    monkeypatch.setattr("cityhub.storage.local.os.walk", no_walk)
+    with storage.open_write("cam-2/a.mp4") as out:
+        out.write(b"y" * 500)
+    assert storage.usage().used == 1_500
+    with storage.open_write(KEY) as out:  # replacing a file counts its new size only
+        out.write(b"z" * 200)
+    assert storage.usage().used == 700
+    storage.delete("cam-2/a.mp4")
+    storage.delete("cam-2/a.mp4")  # a second delete changes nothing
+    assert storage.usage().used == 200
