@@ -27,6 +27,7 @@ __all__ = [
     "PROJECT_NAME",
     "PTZ",
     "AudioInfo",
+    "AuthenticationError",
     "CameraDriver",
     "CameraEvent",
     "CameraInfo",
@@ -34,6 +35,7 @@ __all__ = [
     "CameraState",
     "Clock",
     "Context",
+    "DiscoveryMatcher",
     "DriverHost",
     "EmitEvent",
     "Events",
@@ -41,6 +43,8 @@ __all__ = [
     "NotReadyError",
     "Notification",
     "Notifier",
+    "PTZPosition",
+    "PTZPositioning",
     "PacketReader",
     "Preset",
     "PrivacyMask",
@@ -127,6 +131,14 @@ class CameraInfo:
 
 class NotReadyError(Exception):
     """Raised by a driver whose device cannot be reached yet; the core retries with backoff."""
+
+
+class AuthenticationError(Exception):
+    """Raised by a driver whose device refused the configured credentials.
+
+    Retrying soon cannot help and may lock the account on the device: the core shows the
+    camera as ``error`` with the reason "authentication failed" and retries only rarely.
+    """
 
 
 class StreamError(Exception):
@@ -256,6 +268,34 @@ class Preset:
 
     token: str
     name: str
+
+
+@attrs.frozen
+class PTZPosition:
+    """Where a PTZ head points: pan and tilt in -1..1, zoom in 0..1 (ONVIF's generic spaces)."""
+
+    pan: float
+    tilt: float
+    zoom: float
+
+
+@attrs.frozen
+class DiscoveryMatcher:
+    """What a plugin claims among discovered devices, returned by ``cityhub_discovery_matchers``.
+
+    A device matches when it advertises one of ``zeroconf_types`` (``_axis-video._tcp.local.``)
+    or when one of its ONVIF scopes starts with one of ``onvif_scopes``
+    (``onvif://www.onvif.org/hardware/``); ``manufacturers`` matches the ONVIF
+    ``mfr``/``name`` scopes or a zeroconf vendor hint, case-insensitively. ``driver`` is the
+    ``NAME`` of the camera driver that can drive a matched device; ``priority`` orders several
+    matches (the highest wins: a vendor plugin outbids the generic ONVIF one).
+    """
+
+    driver: str
+    zeroconf_types: tuple[str, ...] = ()
+    onvif_scopes: tuple[str, ...] = ()
+    manufacturers: tuple[str, ...] = ()
+    priority: int = 0
 
 
 @attrs.frozen
@@ -478,6 +518,23 @@ class PTZ(Protocol):
         ...
 
 
+@runtime_checkable
+class PTZPositioning(Protocol):
+    """The PTZ head reports its position and moves to absolute or relative positions."""
+
+    async def async_ptz_position(self) -> PTZPosition:
+        """Where the head points now."""
+        ...
+
+    async def async_ptz_absolute_move(self, pan: float, tilt: float, zoom: float) -> None:
+        """Move to an absolute position (pan, tilt in -1..1; zoom in 0..1)."""
+        ...
+
+    async def async_ptz_relative_move(self, pan: float, tilt: float, zoom: float) -> None:
+        """Move by an offset from the current position (same units as the absolute move)."""
+        ...
+
+
 EmitEvent = Callable[[CameraEvent], None]
 
 
@@ -516,6 +573,7 @@ CAPABILITIES: Mapping[str, type] = {
     "streams": Streams,
     "snapshot": Snapshot,
     "ptz": PTZ,
+    "ptz_position": PTZPositioning,
     "events": Events,
     "privacy_masks": PrivacyMasks,
     "clock": Clock,

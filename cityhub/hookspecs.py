@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import pluggy
 
-from cityhub.api import PROJECT_NAME, CameraDriver, Notifier, StorageBackend
+from cityhub.api import PROJECT_NAME, CameraDriver, DiscoveryMatcher, Notifier, StorageBackend
 
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
 
@@ -43,4 +43,15 @@ def cityhub_notifiers() -> Sequence[type[Notifier]]:  # type: ignore[empty-body]
     Called at start-up. ``NAME`` is the value of a notifier's ``type:`` key in YAML and
     ``CONFIG_SCHEMA`` validates its ``options:``. Each configured notifier becomes the
     service ``notify.<id>``.
+    """
+
+
+@hookspec
+def cityhub_discovery_matchers() -> Sequence[DiscoveryMatcher]:  # type: ignore[empty-body]
+    """Return what this plugin's drivers can drive among discovered devices.
+
+    Called by discovery (``cityhub discover`` and the panel's list of devices) before it
+    browses: the zeroconf service types of every matcher are browsed besides ``_rtsp._tcp``
+    and ``_onvif._tcp``, and each discovered device is offered to the matching driver with
+    the highest ``priority``.
     """
