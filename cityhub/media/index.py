@@ -22,14 +22,15 @@ from cityhub.db import Database, format_utc
 __all__ = [
     "GAP_TOLERANCE_FRAMES",
     "GAP_TOLERANCE_MIN_MS",
+    "Coverage",
     "NewSegment",
     "Segment",
     "SegmentIndex",
     "SegmentState",
     "SegmentTrigger",
     "TimeRange",
+    "coverage",
     "gap_tolerance_ms",
-    "merge_ranges",
 ]
 
 GAP_TOLERANCE_MIN_MS = 1000
@@ -155,16 +156,53 @@ def gap_tolerance_ms(fps: float) -> int:
     return max(GAP_TOLERANCE_MIN_MS, round(frames))
 
 
-def merge_ranges(segments: Sequence[Segment]) -> list[TimeRange]:
-    """Recorded ranges of ``segments`` (sorted by start): neighbours within tolerance merged."""
-    ranges: list[TimeRange] = []
+@attrs.frozen
+class Coverage:
+    """What a camera stream recorded over a range: the continuous runs and the gaps between."""
+
+    recorded: tuple[TimeRange, ...]
+    gaps: tuple[TimeRange, ...]
+
+
+def coverage(
+    segments: Sequence[Segment], start_ms: int, end_ms: int, *, now_ms: int | None = None
+) -> Coverage:
+    """Runs of footage and gaps over ``[start_ms, end_ms)`` from ``segments`` sorted by start.
+
+    The one rule for recordings and gaps everywhere (index, playback, timeline): neighbouring
+    segments separated by no more than the gap tolerance of the later one's frame rate form one
+    run, and a hole (between runs, or at either end of the range) is a gap only when it is
+    longer than that tolerance. With ``now_ms``, an open segment reaches at least ``now_ms``.
+    """
+    runs: list[TimeRange] = []
+    tolerances: list[int] = []
     for segment in segments:
-        if ranges and segment.start_ms - ranges[-1].end_ms <= gap_tolerance_ms(segment.fps):
-            last = ranges[-1]
-            ranges[-1] = TimeRange(last.start_ms, max(last.end_ms, segment.end_ms))
+        end = segment.end_ms
+        if segment.is_open and now_ms is not None:
+            end = max(end, now_ms)
+        tolerance = gap_tolerance_ms(segment.fps)
+        if runs and segment.start_ms - runs[-1].end_ms <= tolerance:
+            last = runs[-1]
+            runs[-1] = TimeRange(last.start_ms, max(last.end_ms, end))
         else:
-            ranges.append(TimeRange(segment.start_ms, segment.end_ms))
-    return ranges
+            runs.append(TimeRange(segment.start_ms, end))
+            tolerances.append(tolerance)
+    recorded: list[TimeRange] = []
+    gaps: list[TimeRange] = []
+    cursor = start_ms
+    default = gap_tolerance_ms(0)
+    for run, tolerance in zip(runs, tolerances, strict=True):
+        clipped = TimeRange(max(run.start_ms, start_ms), min(run.end_ms, end_ms))
+        if clipped.end_ms <= clipped.start_ms:
+            continue
+        if clipped.start_ms - cursor > tolerance:
+            gaps.append(TimeRange(cursor, clipped.start_ms))
+        recorded.append(clipped)
+        cursor = max(cursor, clipped.end_ms)
+    tail = tolerances[-1] if recorded else default
+    if end_ms - cursor > tail:
+        gaps.append(TimeRange(cursor, end_ms))
+    return Coverage(tuple(recorded), tuple(gaps))
 
 
 class SegmentIndex:
@@ -181,35 +219,28 @@ class SegmentIndex:
         """Segments of a camera stream overlapping ``[start_ms, end_ms)``, by start time."""
         rows = await self.db.fetchall(
             "SELECT * FROM segments WHERE camera_id = ? AND stream = ?"
-            " AND start_ms < ? AND end_ms > ? ORDER BY start_ms, id",
+            " AND start_ms < ? AND (end_ms > ? OR state = 'open') ORDER BY start_ms, id",
             (camera_id, stream, end_ms, start_ms),
         )
         return [Segment.from_row(row) for row in rows]
 
+    async def coverage(self, camera_id: str, stream: str, start_ms: int, end_ms: int) -> Coverage:
+        """Recorded runs and gaps of a camera stream over ``[start_ms, end_ms)``: see
+        :func:`coverage`; a segment still being written reaches the present."""
+        segments = await self.segments(camera_id, stream, start_ms, end_ms)
+        return coverage(segments, start_ms, end_ms, now_ms=to_ms(datetime.now(UTC)))
+
     async def ranges(
         self, camera_id: str, stream: str, start_ms: int, end_ms: int
     ) -> list[TimeRange]:
-        """Recorded ranges within ``[start_ms, end_ms)`` (clipped), adjacent segments merged."""
-        found = merge_ranges(await self.segments(camera_id, stream, start_ms, end_ms))
-        return [
-            TimeRange(max(r.start_ms, start_ms), min(r.end_ms, end_ms))
-            for r in found
-            if min(r.end_ms, end_ms) > max(r.start_ms, start_ms)
-        ]
+        """Recorded runs within ``[start_ms, end_ms)`` (clipped), close neighbours merged."""
+        return list((await self.coverage(camera_id, stream, start_ms, end_ms)).recorded)
 
     async def gaps(
         self, camera_id: str, stream: str, start_ms: int, end_ms: int
     ) -> list[TimeRange]:
-        """Parts of ``[start_ms, end_ms)`` that no recorded range covers."""
-        gaps: list[TimeRange] = []
-        cursor = start_ms
-        for recorded in await self.ranges(camera_id, stream, start_ms, end_ms):
-            if recorded.start_ms > cursor:
-                gaps.append(TimeRange(cursor, recorded.start_ms))
-            cursor = max(cursor, recorded.end_ms)
-        if cursor < end_ms:
-            gaps.append(TimeRange(cursor, end_ms))
-        return gaps
+        """Parts of ``[start_ms, end_ms)`` longer than the gap tolerance with no footage."""
+        return list((await self.coverage(camera_id, stream, start_ms, end_ms)).gaps)
 
     async def by_key(self, storage_key: str) -> Segment | None:
         """The segment stored under ``storage_key``, if indexed."""

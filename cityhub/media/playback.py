@@ -31,7 +31,7 @@ import av.video.stream
 
 from cityhub.api import StorageBackend
 from cityhub.db import Database
-from cityhub.media.index import Segment, TimeRange, from_ms, gap_tolerance_ms, to_ms
+from cityhub.media.index import Segment, TimeRange, coverage, from_ms, gap_tolerance_ms, to_ms
 
 __all__ = [
     "DEFAULT_STREAM",
@@ -127,29 +127,6 @@ class RemuxResult:
     audio: AudioTrackInfo | None = None
 
 
-def find_gaps(
-    spans: Sequence[tuple[int, int]], start_ms: int, end_ms: int, tolerance_ms: int
-) -> tuple[tuple[TimeRange, ...], tuple[TimeRange, ...]]:
-    """Runs of footage and the gaps between them over [start_ms, end_ms], from sorted spans."""
-    runs: list[TimeRange] = []
-    gaps: list[TimeRange] = []
-    cursor = start_ms
-    for span_start, span_end in spans:
-        if span_start - cursor > tolerance_ms:
-            gaps.append(TimeRange(cursor, min(span_start, end_ms)))
-        if runs and span_start - runs[-1].end_ms <= tolerance_ms:
-            runs[-1] = TimeRange(runs[-1].start_ms, max(runs[-1].end_ms, span_end))
-        else:
-            runs.append(TimeRange(max(span_start, start_ms), span_end))
-        cursor = max(cursor, span_end)
-    if end_ms - cursor > tolerance_ms:
-        gaps.append(TimeRange(cursor, end_ms))
-    clipped = tuple(
-        TimeRange(r.start_ms, min(r.end_ms, end_ms)) for r in runs if r.start_ms <= end_ms
-    )
-    return clipped, tuple(gaps)
-
-
 @attrs.define
 class _Frame:
     """A demuxed packet, its capture instants (ms, exact) and its segment's streams.
@@ -209,11 +186,10 @@ class Playback:
         """Recordings and gaps of a camera stream over [start, end], from the index."""
         start_ms, end_ms = to_ms(start), to_ms(end)
         segments = await self.segments(camera_id, stream, start, end)
-        now_ms = to_ms(datetime.now(UTC))
-        spans = [(s.start_ms, max(s.end_ms, now_ms) if s.is_open else s.end_ms) for s in segments]
-        fps = min((s.fps for s in segments if s.fps > 0), default=0.0)
-        recordings, gaps = find_gaps(spans, start_ms, end_ms, gap_tolerance_ms(fps))
-        return Timeline(camera_id, stream, start_ms, end_ms, tuple(segments), recordings, gaps)
+        found = coverage(segments, start_ms, end_ms, now_ms=to_ms(datetime.now(UTC)))
+        return Timeline(
+            camera_id, stream, start_ms, end_ms, tuple(segments), found.recorded, found.gaps
+        )
 
     async def stream(
         self, camera_id: str, stream: str, start: datetime, end: datetime

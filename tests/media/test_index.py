@@ -8,11 +8,45 @@ from pathlib import Path
 from cityhub.db import Database
 from cityhub.media.index import (
     NewSegment,
+    Segment,
     SegmentIndex,
     SegmentState,
+    SegmentTrigger,
     TimeRange,
+    coverage,
     gap_tolerance_ms,
 )
+
+
+def _segment(start_ms: int, end_ms: int, fps: float = 25.0, *, open_: bool = False) -> Segment:
+    state = SegmentState.OPEN if open_ else SegmentState.COMPLETE
+    return Segment(
+        id=start_ms, camera_id="cam", stream="main", start_ms=start_ms, end_ms=end_ms, bytes=1,
+        codec="h264", width=64, height=64, fps=fps, storage_key=f"k{start_ms}", sha256=None,
+        state=state, trigger=SegmentTrigger.CONTINUOUS,
+    )  # fmt: skip
+
+
+def test_coverage_uses_the_tolerance_of_each_segment_between_runs_and_at_the_ends() -> None:
+    slow = [_segment(0, 10_000, fps=0.5), _segment(13_500, 20_000, fps=0.5)]
+    # 0.5 fps: two frame intervals are 4 s, so the 3.5 s hole is not a gap
+    assert coverage(slow, 0, 20_000).gaps == ()
+    assert coverage(slow, 0, 20_000).recorded == (TimeRange(0, 20_000),)
+    fast = [_segment(0, 10_000), _segment(13_500, 20_000)]
+    found = coverage(fast, -500, 25_000)
+    assert found.recorded == (TimeRange(0, 10_000), TimeRange(13_500, 20_000))
+    assert found.gaps == (TimeRange(10_000, 13_500), TimeRange(20_000, 25_000))
+    assert coverage(fast, 5_000, 8_000).recorded == (TimeRange(5_000, 8_000),)
+    assert coverage([], 0, 500).gaps == ()
+    assert coverage([], 0, 5_000).gaps == (TimeRange(0, 5_000),)
+
+
+def test_coverage_extends_a_segment_being_written_to_the_present() -> None:
+    writing = [_segment(0, 10_000, open_=True)]
+    assert coverage(writing, 0, 60_000).gaps == (TimeRange(10_000, 60_000),)
+    found = coverage(writing, 0, 60_000, now_ms=59_500)
+    assert found.recorded == (TimeRange(0, 59_500),)
+    assert found.gaps == ()
 
 
 async def test_ranges_merge_neighbours_within_tolerance_and_gaps_are_the_rest(
@@ -42,11 +76,13 @@ async def test_ranges_merge_neighbours_within_tolerance_and_gaps_are_the_rest(
             TimeRange(1000, 6000),
             TimeRange(9000, 9500),
         ]
-        assert await index.gaps("cam", "main", -1000, 11000) == [
-            TimeRange(-1000, 0),
+        assert await index.gaps("cam", "main", -2000, 12000) == [
+            TimeRange(-2000, 0),
             TimeRange(6000, 9000),
-            TimeRange(10000, 11000),
+            TimeRange(10000, 12000),
         ]
+        # holes at the ends no longer than the tolerance are not gaps either
+        assert await index.gaps("cam", "main", -1000, 11000) == [TimeRange(6000, 9000)]
         await index.delete("k3")
         assert await index.by_key("k3") is None
     finally:
