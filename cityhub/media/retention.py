@@ -10,6 +10,9 @@ Every pass, oldest first:
    unheld segments across all cameras, but none younger than the camera's minimum
    retention; when it is under the critical mark (writes are about to fail), the oldest
    closed, unheld segments regardless of age. Held and open segments are never purged.
+4. **Orphans**: files that reconciliation set aside under ``orphans/`` (unreadable, so no
+   segment row covers them) once the instant in their name is past the camera's retention,
+   unless a hold covers it; registered with the reason ``orphan`` and no segment id.
 
 Each destruction goes: decide (a ``purge_intents`` row, committed), delete the file through
 the storage backend in a worker thread, then in one transaction write the register row
@@ -38,7 +41,13 @@ from cityhub.bus import EventBus
 from cityhub.db import Database, format_utc
 from cityhub.media.holds import SEGMENT_IS_HELD
 from cityhub.media.index import to_ms
-from cityhub.model import DEFAULT_RETENTION_DAYS, MAX_RETENTION_DAYS, CameraConfig
+from cityhub.media.reconcile import ORPHANS_PREFIX, parse_segment_key
+from cityhub.model import (
+    DEFAULT_RETENTION_DAYS,
+    MAX_RETENTION_DAYS,
+    MAX_SEGMENT_SECONDS,
+    CameraConfig,
+)
 
 __all__ = [
     "DEFAULT_CRITICAL_FREE_PERCENT",
@@ -105,6 +114,7 @@ class PurgeReason(enum.StrEnum):
     DISK_PRESSURE = "disk_pressure"
     DISK_CRITICAL = "disk_critical"
     MISSING_FILE = "missing_file"
+    ORPHAN = "orphan"
 
 
 class StorageLevel(enum.StrEnum):
@@ -237,6 +247,21 @@ _INSERT_PURGE = (
 )
 
 
+_ORPHAN_IS_HELD = (
+    "SELECT 1 FROM hold_cameras hc JOIN holds h ON h.id = hc.hold_id"
+    " WHERE hc.camera_id = ? AND h.released_at IS NULL AND h.start_ms <= ? AND h.end_ms >= ?"
+)
+"""An active hold of the camera overlaps [start, start + the longest segment] (an orphan's end
+is unknown: its file cannot be read)."""
+
+_INSERT_ORPHAN_PURGE = (
+    "INSERT INTO purges (time_utc, segment_id, camera_id, stream, start_ms, end_ms, bytes,"
+    " storage_key, sha256, reason, detail, decided_at, context_id, context_user,"
+    " context_automation) VALUES (?, NULL, ?, ?, ?, ?, ?, ?, NULL, 'orphan', ?, ?, ?, ?, ?)"
+    " ON CONFLICT (storage_key) WHERE reason = 'orphan' DO NOTHING"
+)
+
+
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -304,6 +329,7 @@ class RetentionManager:
         try:
             await self._finish_intents(tally)
             await self._purge_expired(now_ms, context, tally)
+            await self._purge_orphans(now_ms, context, tally)
             usage = await self._relieve_pressure(now_ms, context, tally)
         finally:
             self._announce(tally, context)
@@ -372,6 +398,67 @@ class RetentionManager:
                     days,
                 )
             self._stale_open[camera_id] = count
+
+    async def _purge_orphans(self, now_ms: int, context: Context, tally: _Tally) -> None:
+        """Destroy set-aside files (``orphans/``) past their camera's retention, and register it.
+
+        Reconciliation moves a segment file it cannot read under ``orphans/``; no segment row
+        covers it, so the instant in its name is all there is. Its register row is written
+        first (one per file, whatever happens next), then the file is deleted: a failed or
+        interrupted delete is retried by the next pass without a second row.
+        """
+        keys = await asyncio.to_thread(self._storage.list, ORPHANS_PREFIX)
+        span_ms = MAX_SEGMENT_SECONDS * 1000
+        for key in keys:
+            named = parse_segment_key(key[len(ORPHANS_PREFIX) :])
+            if named is None:
+                continue
+            days = self.retention_days(named.camera_id)
+            if named.start_ms >= now_ms - days * DAY_MS:
+                continue
+            held = await self._db.fetchone(
+                _ORPHAN_IS_HELD, (named.camera_id, named.start_ms + span_ms, named.start_ms)
+            )
+            if held is not None:
+                continue
+            size = await asyncio.to_thread(self._size, key)
+            stamp = format_utc(self._clock())
+            # The register names a known camera; an orphan of one never seen (a folder copied
+            # in by hand) enters the inventory under its id, without renaming a known one.
+            await self._db.execute(
+                "INSERT OR IGNORE INTO cameras (id, name, first_seen_utc, last_seen_utc)"
+                " VALUES (?, ?, ?, ?)",
+                (named.camera_id, named.camera_id, stamp, stamp),
+            )
+            await self._db.execute(
+                _INSERT_ORPHAN_PURGE,
+                (
+                    stamp,
+                    named.camera_id,
+                    named.stream,
+                    named.start_ms,
+                    named.start_ms,
+                    size,
+                    key,
+                    f"unreadable file set aside at start-up; its name dates it more than the "
+                    f"camera's retention of {days} day(s) ago",
+                    stamp,
+                    context.id,
+                    context.user,
+                    context.automation,
+                ),
+            )
+            if key in await asyncio.to_thread(self._delete, [key]):
+                tally.add(PurgeReason.ORPHAN, named.camera_id, size)
+
+    def _size(self, key: str) -> int:
+        """The size of the file under ``key`` in bytes (worker thread); 0 when unreadable."""
+        try:
+            with self._storage.open_read(key) as file:
+                return file.seek(0, 2)
+        except Exception:
+            _LOGGER.debug("Could not read the size of %s", key, exc_info=True)
+            return 0
 
     # --- disk pressure ---------------------------------------------------------------------
 

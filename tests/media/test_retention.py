@@ -434,3 +434,78 @@ def test_minimum_retention_never_exceeds_the_camera_retention(
     )
     assert manager.min_retention_days("cam-1") == 7
     assert manager.min_retention_days("cam-2") == 3
+
+
+def _orphan(storage: LocalStorage, camera_id: str, start: Any, size: int = 900) -> str:
+    """Put an unreadable file under orphans/, named as reconciliation names what it sets aside."""
+    key = f"orphans/{camera_id}/main/{start:%Y/%m/%d/%H}/{start:%Y%m%dT%H%M%S}.000Z.mp4"
+    with storage.open_write(key) as file:
+        file.write(b"\x00" * size)
+    return key
+
+
+async def test_orphan_files_past_retention_are_destroyed_and_registered(
+    manager: RetentionManager, db: Database, storage: LocalStorage, bus: EventBus
+) -> None:
+    events = collect(bus, EVENT_PURGED)
+    old = _orphan(storage, "cam-2", NOW - 8 * DAY, size=900)  # cam-2 keeps 7 days
+    young = _orphan(storage, "cam-1", NOW - 8 * DAY)  # cam-1 keeps 14 days
+    unknown = _orphan(storage, "cam-gone", NOW - 31 * DAY, size=10)  # default retention
+    stray = "orphans/notes.txt"  # not named like a segment: not footage reconciliation set aside
+    with storage.open_write(stray) as file:
+        file.write(b"x")
+
+    report = await manager.purge_once(NOW)
+
+    assert report.purged == {PurgeReason.ORPHAN: 2}
+    assert report.bytes == {PurgeReason.ORPHAN: 910}
+    assert not (storage.root / old).exists()
+    assert not (storage.root / unknown).exists()
+    assert (storage.root / young).exists()
+    assert (storage.root / stray).exists()
+    entries = await register(db)
+    assert [(e["storage_key"], e["segment_id"], e["reason"]) for e in entries] == [
+        (old, None, "orphan"),
+        (unknown, None, "orphan"),
+    ]
+    assert entries[0]["start_ms"] == to_ms(NOW - 8 * DAY) == entries[0]["end_ms"]
+    assert entries[0]["bytes"] == 900
+    assert entries[0]["camera_id"] == "cam-2"
+    assert "retention of 7 day(s)" in entries[0]["detail"]
+    assert [e.data["reason"] for e in events] == ["orphan"]
+    # a second pass finds nothing more to do and writes nothing twice
+    assert (await manager.purge_once(NOW)).purged == {}
+    assert len(await register(db)) == 2
+
+
+async def test_an_orphan_under_a_hold_is_kept_and_a_failed_delete_is_retried_once_registered(
+    manager: RetentionManager, db: Database, storage: LocalStorage, monkeypatch: Any
+) -> None:
+    holds = Holds(db)
+    held = _orphan(storage, "cam-1", NOW - 20 * DAY)
+    failing = _orphan(storage, "cam-2", NOW - 20 * DAY)
+    hold = await holds.create(
+        ["cam-1"], NOW - 20 * DAY, NOW - 20 * DAY + SEGMENT, "PV 78", "vol", Context(user="opj")
+    )
+    real_delete = storage.delete
+
+    def refuse(key: str) -> None:
+        if key == failing:
+            raise PermissionError(f"cannot delete {key}")
+        real_delete(key)
+
+    monkeypatch.setattr(storage, "delete", refuse)
+    report = await manager.purge_once(NOW)
+    assert report.purged == {}
+    assert (storage.root / held).exists()
+    assert (storage.root / failing).exists()
+    # The decision is on record before the file goes; the retry does not write it again.
+    assert [e["storage_key"] for e in await register(db)] == [failing]
+
+    monkeypatch.setattr(storage, "delete", real_delete)
+    await holds.release(hold.id, "affaire classée", Context(user="opj"))
+    report = await manager.purge_once(NOW)
+    assert report.purged == {PurgeReason.ORPHAN: 2}
+    assert not (storage.root / held).exists()
+    assert not (storage.root / failing).exists()
+    assert [e["storage_key"] for e in await register(db)] == [failing, held]
