@@ -1,4 +1,4 @@
-"""The ``cityhub`` command: run, check-config, plugins, export, --version."""
+"""The ``cityhub`` command: run, check-config, plugins, export, user, --version."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from pathlib import Path
 
 from cityhub import __version__
 from cityhub.cli_export import add_export_commands
+from cityhub.cli_user import add_user_commands
 from cityhub.config import ConfigError
 from cityhub.logs import setup_logging
 from cityhub.plugins import Plugins
@@ -80,6 +81,21 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     return EXIT_FAILURE if failed and args.strict else EXIT_OK
 
 
+def _print_first_admin(password: str | None) -> None:
+    """Show the first admin's one-time password on the terminal (not in the log), once."""
+    if password is None:
+        return
+    print(
+        "\n"
+        "  First start: the account 'admin' was created with this one-time password,\n"
+        f"  shown only now. Log in and change it:   {password}\n"
+        "  (admin manages accounts; to view video it needs a habilitation:\n"
+        "   cityhub user set admin --habilitation-reference ... )\n",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
 async def _run_hub(config_dir: Path) -> int:
     from cityhub.hub import Hub, HubStartError
 
@@ -98,6 +114,8 @@ async def _run_hub(config_dir: Path) -> int:
     except HubStartError as err:
         _LOGGER.error("cityhub did not start: %s", err)
         return EXIT_FAILURE
+    _print_first_admin(hub.first_admin_password)
+    hub.first_admin_password = None
     await stop.wait()
     _LOGGER.info("Stopping (signal received)")
     try:
@@ -158,6 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     plugins.set_defaults(func=cmd_plugins)
     add_export_commands(sub, add_config_arg)
+    add_user_commands(sub, add_config_arg)
     return parser
 
 

@@ -14,6 +14,8 @@ import voluptuous as vol
 
 from cityhub import __version__
 from cityhub.api import Notification, StorageBackend
+from cityhub.auth.sessions import Sessions
+from cityhub.auth.users import FIRST_ADMIN, Users
 from cityhub.bus import Event, EventBus
 from cityhub.cameras import CameraRuntime
 from cityhub.config import load_config
@@ -83,6 +85,9 @@ class Hub:
         self.holds: Holds | None = None
         self.retention: RetentionManager | None = None
         self.cameras: dict[str, CameraRuntime] = {}
+        self.users: Users | None = None
+        self.sessions: Sessions | None = None
+        self.first_admin_password: str | None = None
         self.started_at: float | None = None
         self.http_url: str | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -121,6 +126,7 @@ class Hub:
             ("database", self._start_database),
             ("storage", self._start_storage),
             ("event log", self._start_event_log),
+            ("accounts", self._start_accounts),
             ("services", self._start_services),
             ("recording", self._start_recording),
             ("retention", self._start_retention),
@@ -168,6 +174,15 @@ class Hub:
         now = datetime.now(UTC)
         for camera in self.config.cameras:
             await db.upsert_camera(camera.id, camera.name, now)
+
+    async def _start_accounts(self) -> None:
+        assert self.db is not None
+        self.users = Users(self.db, self.bus)
+        self.sessions = Sessions(self.db)
+        # Printed once by whoever started the hub (the ``run`` command), never logged.
+        self.first_admin_password = await self.users.ensure_first_admin()
+        if self.first_admin_password is not None:
+            _LOGGER.warning("No account existed: created %r with a one-time password", FIRST_ADMIN)
 
     async def _start_storage(self) -> None:
         backend_type = self.plugins.storage_backends[self.config.storage.backend]

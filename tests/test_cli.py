@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -154,6 +155,11 @@ def test_demo_runs_four_cameras_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> N
     assert f"HTTP server listening on http://127.0.0.1:{port}" in output
     assert "Hub stopped" in output
     assert "Traceback" not in output
+    # The first start created the admin; its one-time password appears once, on the terminal.
+    shown = re.search(r"Log in and change it: +(\S+)", output)
+    assert shown is not None, output
+    assert output.count(shown.group(1)) == 1
+    assert "created 'admin' with a one-time password" in output
 
 
 def test_run_refuses_a_database_newer_than_the_code(tmp_path: Path) -> None:
