@@ -37,6 +37,7 @@ __all__ = [
     "ALL_ZONES",
     "EVENT_LOGIN",
     "EVENT_LOGIN_FAILED",
+    "EVENT_LOGOUT",
     "EVENT_USER_CHANGED",
     "FIRST_ADMIN",
     "LOCKOUT_AFTER",
@@ -63,6 +64,8 @@ LOCKOUT_S: Final = 15 * 60
 
 EVENT_LOGIN: Final = "auth.login"
 """Someone logged in; data: user, client_address."""
+EVENT_LOGOUT: Final = "auth.logout"
+"""Someone logged out; data: user, client_address."""
 EVENT_LOGIN_FAILED: Final = "auth.login_failed"
 """A login was refused; data: user (as typed), reason, client_address."""
 EVENT_USER_CHANGED: Final = "auth.user_changed"
@@ -235,6 +238,13 @@ class Users:
         if row is None:
             raise UserNotFoundError(f"no account is called {name!r}")
         return _user(row)
+
+    async def password_hash(self, name: str) -> str:
+        """The stored argon2id hash of ``name``'s password (to re-check it before a change)."""
+        row = await self._db.fetchone("SELECT password_hash FROM users WHERE name = ?", (name,))
+        if row is None:
+            raise UserNotFoundError(f"no account is called {name!r}")
+        return str(row["password_hash"])
 
     async def all(self) -> list[User]:
         """Every account, disabled ones included, by name."""

@@ -1,4 +1,9 @@
-"""The aiohttp server the hub runs on its configured host and port."""
+"""The aiohttp server the hub runs on its configured host and port: the API and the panel.
+
+Every route is declared in a :class:`~cityhub.web.routes.RouteTable` with who may call it;
+the middlewares turn errors into JSON (:mod:`cityhub.web.errors`) and enforce sessions,
+CSRF and permissions (:mod:`cityhub.web.auth`) before any handler runs.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,20 @@ import logging
 from typing import TYPE_CHECKING
 
 from aiohttp import web
+
+from cityhub.web.auth import (
+    BUS_KEY,
+    ROUTES_KEY,
+    SESSIONS_KEY,
+    TLS_KEY,
+    USERS_KEY,
+    auth_middleware,
+    auth_routes,
+    current_user,
+)
+from cityhub.web.errors import error_middleware
+from cityhub.web.openapi import build_openapi
+from cityhub.web.routes import Route, RouteTable
 
 if TYPE_CHECKING:
     from cityhub.hub import Hub
@@ -17,15 +36,54 @@ HUB_KEY: web.AppKey[Hub] = web.AppKey("hub")
 
 
 async def handle_health(request: web.Request) -> web.Response:
-    """GET /api/health: the hub's version, uptime and every camera with its state."""
-    return web.json_response(request.app[HUB_KEY].health())
+    """GET /api/health: the hub's version, uptime and the cameras in the user's scope."""
+    health = request.app[HUB_KEY].health()
+    user = current_user(request)
+    health["cameras"] = [c for c in health["cameras"] if user.sees_zone(c["zone"])]
+    return web.json_response(health)
+
+
+async def handle_openapi(request: web.Request) -> web.Response:
+    """GET /api/openapi.json: the API's OpenAPI description."""
+    hub = request.app[HUB_KEY]
+    return web.json_response(build_openapi(request.app[ROUTES_KEY], hub.config.hub.name))
+
+
+def hub_routes() -> list[Route]:
+    """Routes about the hub itself."""
+    return [
+        Route(
+            "GET",
+            "/api/health",
+            handle_health,
+            "Hub version and uptime; state and counters of every camera in scope",
+            response={"type": "object"},
+        ),
+        Route(
+            "GET",
+            "/api/openapi.json",
+            handle_openapi,
+            "This description of the API",
+            response={"type": "object"},
+        ),
+    ]
 
 
 def create_app(hub: Hub) -> web.Application:
-    """The aiohttp application serving the hub."""
-    app = web.Application()
+    """The aiohttp application serving the hub (its accounts must be set up)."""
+    if hub.users is None or hub.sessions is None:
+        raise RuntimeError("the hub's accounts stage must run before the HTTP server")
+    app = web.Application(middlewares=[error_middleware, auth_middleware])
+    routes = RouteTable()
+    routes.extend(auth_routes())
+    routes.extend(hub_routes())
     app[HUB_KEY] = hub
-    app.router.add_get("/api/health", handle_health)
+    app[ROUTES_KEY] = routes
+    app[USERS_KEY] = hub.users
+    app[SESSIONS_KEY] = hub.sessions
+    app[BUS_KEY] = hub.bus
+    app[TLS_KEY] = False
+    routes.install(app)
     return app
 
 

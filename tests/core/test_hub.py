@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 import time
 import types
@@ -11,7 +10,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 import voluptuous as vol
 
@@ -26,10 +24,12 @@ from cityhub.api import (
     StreamProfile,
     hookimpl,
 )
+from cityhub.auth.roles import Role
 from cityhub.const import EVENT_CAMERA_STATE_CHANGED
 from cityhub.db import Database
 from cityhub.hub import Hub
 from cityhub.plugins import Plugins
+from cityhub.testing.api import ApiClient, add_account
 from cityhub.testing.hub import HubFactory, wait_for_state
 
 INFO = StreamInfo(codec="h264", width=64, height=64, fps=25.0, time_base=(1, 25))
@@ -126,9 +126,11 @@ def plugins() -> Plugins:
 
 async def get_health(hub: Hub) -> dict[str, Any]:
     assert hub.http_url is not None
-    async with aiohttp.ClientSession() as session, session.get(f"{hub.http_url}/api/health") as r:
-        assert r.status == 200
-        return dict(json.loads(await r.text()))
+    if hub.users is not None and "watch" not in {u.name for u in await hub.users.all()}:
+        await add_account(hub, "watch", Role.VIEWER)
+    async with ApiClient(hub.http_url) as api:
+        await api.login("watch")
+        return dict(await api.get_json("/api/health"))
 
 
 async def test_hub_runs_cameras_and_isolates_a_crashing_driver(
