@@ -21,6 +21,7 @@ from cityhub.api import (
     Streams,
 )
 from cityhub.const import EVENT_CAMERA_OFFLINE, EVENT_CAMERA_ONLINE, EVENT_STREAM_ERROR
+from cityhub.media.live import LiveChannel
 from cityhub.media.recorder import Recorder
 from cityhub.media.source import StreamSource
 from cityhub.media.url_reader import UrlReader
@@ -75,6 +76,7 @@ class CameraRuntime:
         self.driver: CameraDriver | None = None
         self.sources: dict[str, StreamSource] = {}
         self.recorders: dict[str, Recorder] = {}
+        self.live: dict[str, LiveChannel] = {}
         self.profiles: list[StreamProfile] = []
         self._task_prefix = f"camera:{config.id}:"
 
@@ -135,6 +137,9 @@ class CameraRuntime:
             lambda status, reason: self._post_status(loop, status, reason),
         )
         self.sources[profile.name] = source
+        channel = LiveChannel(f"{self.id}/{profile.name}", loop)
+        self.live[profile.name] = channel
+        source.add_consumer(channel.consume)
         recording = self.hub.recording
         if self.config.recording.enabled and recording is not None:
             recorder = recording.create_recorder(self.config, profile.name)
@@ -170,6 +175,9 @@ class CameraRuntime:
         """Stop streams, events and the setup task; tear the driver down."""
         await self.hub.supervisor.async_cancel(self._task_prefix, timeout=timeout)
         sources, self.sources = list(self.sources.values()), {}
+        channels, self.live = list(self.live.values()), {}
+        for channel in channels:
+            channel.close()
         results = await asyncio.gather(
             *(asyncio.to_thread(s.stop, timeout) for s in sources), return_exceptions=True
         )

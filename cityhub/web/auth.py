@@ -123,10 +123,10 @@ async def auth_middleware(request: web.Request, handler: Any) -> web.StreamRespo
     if user is None or user.disabled:
         await request.app[SESSIONS_KEY].end_all(session.user, "disabled")
         raise ApiError(401, "login_required", "this account is disabled")
-    if request.method in _UNSAFE_METHODS:
+    if request.method in _UNSAFE_METHODS or route.websocket:
         if not _same_origin(request):
             raise ApiError(403, "cross_origin", "requests from another site are refused")
-        if not session.csrf_ok(request.headers.get(CSRF_HEADER)):
+        if not route.websocket and not session.csrf_ok(request.headers.get(CSRF_HEADER)):
             raise ApiError(
                 403, "csrf", f"the {CSRF_HEADER} header is missing or not this session's"
             )

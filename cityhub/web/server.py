@@ -24,6 +24,7 @@ from cityhub.web.auth import (
     current_user,
 )
 from cityhub.web.errors import error_middleware
+from cityhub.web.live import live_routes
 from cityhub.web.openapi import build_openapi
 from cityhub.web.routes import Route, RouteTable
 
@@ -77,6 +78,7 @@ def create_app(hub: Hub) -> web.Application:
     routes = RouteTable()
     routes.extend(auth_routes())
     routes.extend(hub_routes())
+    routes.extend(live_routes())
     app[HUB_KEY] = hub
     app[ROUTES_KEY] = routes
     app[USERS_KEY] = hub.users
