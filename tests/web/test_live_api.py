@@ -24,87 +24,112 @@ from cityhub.testing.hub import HubFactory, wait_for_state
 
 def config() -> dict[str, Any]:
     options = {"mode": "loop", "width": 320, "height": 180, "fps": 25}
+    cameras: list[dict[str, Any]] = [
+        {"id": cid, "name": cid, "driver": "virtual", "zone": zone, "recording": False,
+         "options": options}
+        for cid, zone in (("mairie", "centre"), ("parvis", "centre"), ("quai-1", "gare"))
+    ]  # fmt: skip
     return {
         "hub": {"name": "Test town", "data_dir": "data"},
         "http": {"host": "127.0.0.1", "port": 0},
         "zones": [{"id": "centre", "name": "Centre"}, {"id": "gare", "name": "Gare"}],
-        "cameras": [
-            {"id": "mairie", "name": "Mairie", "driver": "virtual", "zone": "centre",
-             "recording": False, "options": options},
-            {"id": "quai-1", "name": "Quai 1", "driver": "virtual", "zone": "gare",
-             "enabled": False},
-        ],
-    }  # fmt: skip
+        "cameras": cameras,
+    }
 
 
 @pytest.fixture
 async def hub(cityhub_config: Callable[..., Path], cityhub_hub: HubFactory) -> Hub:
     hub = await cityhub_hub(cityhub_config(config()))
     await add_account(hub, "j.martin", Role.OPERATOR, zones=["centre"])
-    await wait_for_state(hub, "mairie", CameraState.ONLINE, timeout=30)
+    for camera in ("mairie", "parvis"):
+        await wait_for_state(hub, camera, CameraState.ONLINE, timeout=30)
     return hub
 
 
-async def test_a_viewer_gets_init_cached_gop_and_live_frames_that_play(
+def ws_url(hub: Hub) -> str:
+    assert hub.http_url is not None
+    return hub.http_url.replace("http", "ws") + "/api/live"
+
+
+async def test_two_streams_on_one_socket_each_play_frame_for_frame(
     hub: Hub, tmp_path: Path
 ) -> None:
     assert hub.http_url is not None
     events: list[Event] = []
     hub.bus.subscribe("live.*", events.append)
-    ws_url = hub.http_url.replace("http", "ws") + "/api/live/mairie?profile=main"
+    received: dict[int, list[bytes]] = {1: [], 7: []}
+    hello: dict[int, dict[str, Any]] = {}
     async with ApiClient(hub.http_url) as api:
         await api.login("j.martin")
-        async with api.session.ws_connect(ws_url) as ws:
-            hello = json.loads((await ws.receive(timeout=10)).data)
-            assert hello["type"] == "init"
-            assert hello["mime"].startswith('video/mp4; codecs="avc1.')
-            chunks: list[bytes] = []
+        async with api.session.ws_connect(ws_url(hub)) as ws:
+            await ws.send_json({"op": "watch", "channel": 1, "camera": "mairie"})
+            await ws.send_json({"op": "watch", "channel": 7, "camera": "parvis", "profile": "main"})
             loop = asyncio.get_running_loop()
             until = loop.time() + 3
             while loop.time() < until:
                 message = await ws.receive(timeout=5)
+                if message.type is aiohttp.WSMsgType.TEXT:
+                    data = json.loads(message.data)
+                    assert data["type"] == "init", data
+                    hello[data["channel"]] = data
+                    continue
                 assert message.type is aiohttp.WSMsgType.BINARY
-                chunks.append(message.data)
-    data = b"".join(chunks)
-    found = scan(data)
-    # the cached GOP (from its keyframe) and then about 3 s of live frames, one per fragment
-    assert found.fragments == found.samples == len(chunks) - 1
-    assert found.samples >= hello["cached"] + 50
-    path = tmp_path / "live.mp4"
-    path.write_bytes(data)
-    probe = ffprobe(path)
-    assert (probe.codec, probe.width, probe.height) == ("h264", 320, 180)
-    assert probe.frames == found.samples
-    assert probe.errors == ""
-    with av.open(str(path)) as container:
-        first = next(container.decode(video=0))
-    assert first.key_frame
+                channel = int.from_bytes(message.data[:2], "big")
+                received[channel].append(message.data[2:])
+            await ws.send_json({"op": "unwatch", "channel": 7})
+            await asyncio.sleep(0.3)
+    assert hello[1]["camera"] == "mairie"
+    assert hello[7]["mime"].startswith('video/mp4; codecs="avc1.')
+    for channel, chunks in received.items():
+        data = b"".join(chunks)
+        found = scan(data)
+        # the cached GOP (from its keyframe), then about 3 s of live frames, one per fragment
+        assert found.fragments == found.samples == len(chunks) - 1
+        assert found.samples >= hello[channel]["cached"] + 50
+        path = tmp_path / f"live-{channel}.mp4"
+        path.write_bytes(data)
+        probe = ffprobe(path)
+        assert (probe.codec, probe.width, probe.height) == ("h264", 320, 180)
+        assert probe.frames == found.samples
+        assert probe.errors == ""
+        with av.open(str(path)) as container:
+            assert next(container.decode(video=0)).key_frame
     await asyncio.sleep(0.2)
-    assert [e.event_type for e in events] == ["live.view_started", "live.view_stopped"]
+    started = [e.data["camera_id"] for e in events if e.event_type == "live.view_started"]
+    stopped = {e.data["camera_id"]: e.data for e in events if e.event_type == "live.view_stopped"}
+    assert sorted(started) == ["mairie", "parvis"]
+    assert stopped["parvis"]["reason"] == "unwatched"
+    assert stopped["mairie"]["reason"] == "closed"
+    assert stopped["mairie"]["seconds"] >= 3
     assert {e.context.user for e in events} == {"j.martin"}
-    assert events[1].data["camera_id"] == "mairie"
-    assert events[1].data["seconds"] >= 3
 
 
 async def test_who_may_not_watch_is_refused_before_any_video(hub: Hub) -> None:
     assert hub.http_url is not None
-    base = hub.http_url.replace("http", "ws") + "/api/live/"
     await add_account(hub, "sans.habilitation", Role.OPERATOR, habilitated=False)
-    cases = [
-        (None, "mairie", 401),  # no session
-        ("j.martin", "quai-1", 403),  # out of the user's zones
-        ("sans.habilitation", "mairie", 403),  # no habilitation in force
-        ("j.martin", "nowhere", 404),
-    ]
-    for user, camera, status in cases:
+    for user, status in ((None, 401), ("sans.habilitation", 403)):
         async with ApiClient(hub.http_url) as api:
             if user is not None:
                 await api.login(user)
             with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
-                await api.session.ws_connect(base + camera)
-            assert refused.value.status == status, (user, camera)
+                await api.session.ws_connect(ws_url(hub))
+            assert refused.value.status == status
     async with ApiClient(hub.http_url) as api:
         await api.login("j.martin")
         with pytest.raises(aiohttp.WSServerHandshakeError) as cross:
-            await api.session.ws_connect(base + "mairie", origin="http://evil.example")
+            await api.session.ws_connect(ws_url(hub), origin="http://evil.example")
         assert cross.value.status == 403
+        async with api.session.ws_connect(ws_url(hub)) as ws:
+            for request, code in (
+                ({"op": "watch", "channel": 2, "camera": "quai-1"}, "forbidden"),  # out of zone
+                ({"op": "watch", "channel": 2, "camera": "nowhere"}, "unknown_camera"),
+                ({"op": "watch", "channel": 2, "camera": "mairie", "profile": "x"},
+                 "unknown_profile"),
+                ({"op": "watch", "channel": 999, "camera": "mairie"}, "bad_message"),
+                ({"op": "dance", "channel": 2}, "bad_message"),
+            ):  # fmt: skip
+                await ws.send_json(request)
+                answer = json.loads((await ws.receive(timeout=5)).data)
+                assert (answer["type"], answer["error"]) == ("error", code), request
+            await ws.send_str("not json")
+            assert json.loads((await ws.receive(timeout=5)).data)["error"] == "bad_message"
