@@ -23,6 +23,7 @@ from cityhub.web.auth import (
     auth_routes,
     current_user,
 )
+from cityhub.web.cameras import camera_routes
 from cityhub.web.errors import error_middleware
 from cityhub.web.live import live_routes
 from cityhub.web.openapi import build_openapi
@@ -78,6 +79,7 @@ def create_app(hub: Hub) -> web.Application:
     routes = RouteTable()
     routes.extend(auth_routes())
     routes.extend(hub_routes())
+    routes.extend(camera_routes())
     routes.extend(live_routes())
     app[HUB_KEY] = hub
     app[ROUTES_KEY] = routes

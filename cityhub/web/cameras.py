@@ -1,0 +1,96 @@
+"""The cameras as the panel shows them: ``GET /api/cameras``, the tree in the user's scope."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from cityhub.api import capabilities_of
+from cityhub.web.auth import current_user
+from cityhub.web.routes import Route
+
+if TYPE_CHECKING:
+    from cityhub.hub import Hub
+
+__all__ = ["camera_routes"]
+
+_CAMERAS = {
+    "type": "object",
+    "properties": {
+        "zones": {"type": "array", "items": {"type": "object"}},
+        "emplacements": {"type": "array", "items": {"type": "object"}},
+        "cameras": {"type": "array", "items": {"type": "object"}},
+    },
+}
+
+
+def _hub(request: web.Request) -> Hub:
+    from cityhub.web.server import HUB_KEY
+
+    return request.app[HUB_KEY]
+
+
+async def handle_cameras(request: web.Request) -> web.Response:
+    """GET /api/cameras: zones, emplacements and cameras in scope, with state and streams."""
+    hub = _hub(request)
+    user = current_user(request)
+    config = hub.config
+    zones = [z for z in config.zones if user.sees_zone(z.id)]
+    cameras: list[dict[str, Any]] = []
+    for camera in config.cameras:
+        if not user.sees_zone(camera.zone):
+            continue
+        status = hub.states.get(camera.id)
+        runtime = hub.cameras.get(camera.id)
+        driver_type = hub.plugins.camera_drivers.get(camera.driver)
+        profiles = runtime.profiles if runtime is not None else []
+        live = runtime.live if runtime is not None else {}
+        streams = [
+            {"name": p.name, "codec": p.codec, "width": p.width, "height": p.height,
+             "fps": p.fps, "live": p.name in live}
+            for p in profiles
+        ]  # fmt: skip
+        cameras.append(
+            {
+                "id": camera.id,
+                "name": camera.name,
+                "zone": camera.zone,
+                "emplacement": camera.emplacement,
+                "kind": camera.kind.value,
+                "enabled": camera.enabled,
+                "state": status.state.value if status else "disabled",
+                "reason": status.reason if status else None,
+                "since": status.last_changed.isoformat(timespec="seconds") if status else None,
+                "recording": status.recording if status else False,
+                "capabilities": capabilities_of(driver_type) if driver_type else [],
+                "streams": streams,
+            }
+        )
+    emplacements = [
+        {"id": e.id, "name": e.name, "zone": e.zone, "kind": e.kind, "address": e.address,
+         "latitude": e.latitude, "longitude": e.longitude}
+        for e in config.emplacements
+        if user.sees_zone(e.zone)
+    ]  # fmt: skip
+    return web.json_response(
+        {
+            "zones": [{"id": z.id, "name": z.name} for z in zones],
+            "emplacements": emplacements,
+            "cameras": cameras,
+        }
+    )
+
+
+def camera_routes() -> list[Route]:
+    """Routes about cameras."""
+    return [
+        Route(
+            "GET",
+            "/api/cameras",
+            handle_cameras,
+            "Zones, emplacements and cameras in the user's scope, with state and streams",
+            response=_CAMERAS,
+            tag="cameras",
+        )
+    ]
