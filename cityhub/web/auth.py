@@ -48,6 +48,8 @@ _LOGGER = logging.getLogger(__name__)
 
 SESSION_COOKIE: Final = "cityhub_session"
 CSRF_HEADER: Final = "X-CSRF-Token"
+STATIC_PREFIX: Final = "/static/"
+"""Files under this path (the panel's scripts, styles, images) are served without a session."""
 _UNSAFE_METHODS: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 USERS_KEY: web.AppKey[Users] = web.AppKey("users", Users)
@@ -107,6 +109,12 @@ def _same_origin(request: web.Request) -> bool:
 async def auth_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
     """Find the session, check CSRF, origin, access and the route's permission."""
     route = request.app[ROUTES_KEY].route_of(request.match_info.handler)
+    undeclared = route is None and request.match_info.http_exception is None
+    if undeclared and not request.path.startswith(STATIC_PREFIX):
+        # A handler added to the router without a Route: refused rather than served without
+        # a session (a developer's mistake must not open a hole).
+        _LOGGER.error("Route %s %s is not in the route table", request.method, request.path)
+        raise ApiError(403, "undeclared_route", "this address is not part of the API")
     if route is None or route.access is Access.PUBLIC:
         if request.method in _UNSAFE_METHODS and not _same_origin(request):
             raise ApiError(403, "cross_origin", "requests from another site are refused")

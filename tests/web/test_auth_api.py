@@ -164,3 +164,36 @@ async def test_the_openapi_document_lists_every_route_with_its_rules(hub: Hub) -
     assert "security" not in spec["paths"]["/api/health"]["get"]  # the session, by default
     assert spec["components"]["securitySchemes"]["session"]["in"] == "cookie"
     assert {"/api/health", "/api/auth/me", "/api/auth/password"} <= set(spec["paths"])
+
+
+async def test_a_handler_added_without_a_route_declaration_is_refused(
+    cityhub_config: Callable[..., Path],
+) -> None:
+    from aiohttp import web
+
+    from cityhub.web.server import create_app
+
+    hub = Hub.from_config_dir(cityhub_config(config()))
+    await hub._start_database()
+    await hub._start_accounts()
+    try:
+        app = create_app(hub)
+
+        async def sneaky(_request: web.Request) -> web.Response:
+            return web.json_response({"secret": True})
+
+        app.router.add_get("/api/sneaky", sneaky)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = runner.addresses[0][1]
+        try:
+            url = f"http://127.0.0.1:{port}/api/sneaky"
+            async with aiohttp.ClientSession() as session, session.get(url) as r:
+                assert r.status == 403
+                assert (await r.json())["error"] == "undeclared_route"
+        finally:
+            await runner.cleanup()
+    finally:
+        await hub.async_stop()
