@@ -83,6 +83,7 @@ class Hub:
         self.storage: StorageBackend | None = None
         self.recording: Recording | None = None
         self.holds: Holds | None = None
+        self.playback: Playback | None = None
         self.retention: RetentionManager | None = None
         self.cameras: dict[str, CameraRuntime] = {}
         self.users: Users | None = None
@@ -305,10 +306,11 @@ class Hub:
         assert self.holds is not None
         db, storage, place_hold = self.db, self.storage, hold_placer(self.holds)
         signing_key = await asyncio.to_thread(SigningKey.load_or_create, self.data_dir)
+        self.playback = Playback(db, storage)
         unregister = register_recording_services(
             self.services,
             self.config,
-            Playback(db, storage),
+            self.playback,
             lambda: Exporter(self.config, db, storage, signing_key, place_hold),
         )
 
