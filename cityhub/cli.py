@@ -1,4 +1,4 @@
-"""The ``cityhub`` command: run, check-config, plugins, export, --version."""
+"""The ``cityhub`` command: run, check-config, plugins, export, discover, --version."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from pathlib import Path
 from cityhub import __version__
 from cityhub.cli_export import add_export_commands
 from cityhub.config import ConfigError
+from cityhub.discovery.cli import add_discover_command
 from cityhub.logs import setup_logging
 from cityhub.plugins import Plugins
 
@@ -158,6 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     plugins.set_defaults(func=cmd_plugins)
     add_export_commands(sub, add_config_arg)
+    add_discover_command(sub)
     return parser
 
 
