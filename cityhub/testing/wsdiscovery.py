@@ -97,9 +97,14 @@ class WsDiscoveryResponder:
     async def start(self) -> None:
         """Listen for probes and multicast the Hello."""
         self._sender = await async_open(multicast_sender(self.bind_address), self._ignore)
-        # Bound to every address: probes come both multicast and by unicast to our port.
-        receiver = multicast_receiver([self.bind_address], "", self.port)
-        self._receiver = await async_open(receiver, self._on_datagram)
+        try:
+            # Bound to every address: probes come both multicast and by unicast to our port.
+            receiver = multicast_receiver([self.bind_address], "", self.port)
+            self._receiver = await async_open(receiver, self._on_datagram)
+        except OSError:
+            self._sender.close()
+            self._sender = None
+            raise
         self._sender.sendto(build_hello(self.endpoint, self._next_sequence()), self._group)
         _LOGGER.debug("Announced %s on %s", self.endpoint.address, self.bind_address)
 

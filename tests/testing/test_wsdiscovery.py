@@ -89,3 +89,26 @@ def test_responder_announces_answers_and_leaves(pair: tuple[NamespaceEnd, Namesp
     bye = json.loads(changes.wait_for(lambda line: ENDPOINT in line, STARTUP_TIMEOUT_S))
     assert bye["change"] == "removed"
     assert responder.wait(STARTUP_TIMEOUT_S) == 0
+
+
+def test_default_responder_stays_on_loopback(pair: tuple[NamespaceEnd, NamespaceEnd]) -> None:
+    # As the ONVIF simulator starts it: no bind address, so 127.0.0.1.
+    a, b = pair
+    responder = a.spawn(
+        [
+            PY, "-m", "cityhub.testing.wsdiscovery",
+            "--xaddr", "http://127.0.0.1:8080/onvif/device_service",
+            "--scope", "onvif://www.onvif.org/name/Simulator",
+        ]
+    )  # fmt: skip
+    LineReader(responder).wait_for(lambda s: s.startswith("ready"), STARTUP_TIMEOUT_S)
+    discover = [PY, "-m", "cityhub.cli", "discover", "--json", "--timeout", "1.5"]
+
+    same_machine = a.run([*discover, "--interface", "127.0.0.1"], timeout=STARTUP_TIMEOUT_S)
+    other_machine = b.run(discover, timeout=STARTUP_TIMEOUT_S)
+
+    assert same_machine.returncode == 0, same_machine.stderr
+    (device,) = json.loads(same_machine.stdout)["devices"]
+    assert (device["address"], device["name"]) == ("127.0.0.1", "Simulator")
+    assert other_machine.returncode == 0, other_machine.stderr
+    assert json.loads(other_machine.stdout)["devices"] == []
