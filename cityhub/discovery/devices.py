@@ -138,7 +138,7 @@ def merge(
     """One device per address from WS-Discovery sightings and zeroconf services."""
     devices: dict[str, DiscoveredDevice] = {}
     for sighting in sightings:
-        scopes = sighting.scopes
+        scopes = sighting.onvif_scopes
         endpoint = sighting.endpoint
         address = sighting.host
         url = next((x for x in endpoint.xaddrs if _host_of(x) == address), None)
@@ -161,7 +161,7 @@ def merge(
             found_by=(FOUND_BY_WSD,),
         )
     for service in services:
-        address = service.addresses[0]
+        address = next((a for a in service.addresses if a in devices), service.addresses[0])
         device = devices.get(address) or DiscoveredDevice(address=address)
         changes: dict[str, Any] = {
             "name": device.name or service.instance,

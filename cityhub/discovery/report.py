@@ -112,8 +112,8 @@ def _options(
     """The ``options:`` lines (indented 6) for ``device`` and the secret names they use."""
     lines: list[str] = []
     secrets: list[str] = []
-    if keys is None:
-        keys = {"url", "username", "password"} if device.onvif_url is None else {"host", "port"}
+    if keys is None:  # a schema that cannot be read: the usual keys of ONVIF or RTSP drivers
+        keys = {"host", "port"} if device.onvif_url else {"url"}
         keys |= {"username", "password"}
     if "url" in keys and device.rtsp_url is not None:
         note = "" if device.rtsp_path else "  # add the stream's path"

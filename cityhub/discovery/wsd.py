@@ -39,8 +39,6 @@ MULTICAST_TTL: Final = 1
 TO_DISCOVERY: Final = "urn:schemas-xmlsoap-org:ws:2005:04:discovery"
 TO_ANONYMOUS: Final = f"{NS_WSA}/role/anonymous"
 
-MAX_DATAGRAM: Final = 65535
-"""Largest UDP payload read; a longer datagram is truncated by the kernel and fails to parse."""
 PROBE_REPEAT_DELAY_S: Final = 0.1
 """A probe is sent twice, this far apart (seconds), as SOAP-over-UDP repeats multicast."""
 APP_MAX_DELAY_S: Final = 0.5
@@ -130,7 +128,7 @@ class Sighting:
     sender: str
 
     @property
-    def scopes(self) -> OnvifScopes:
+    def onvif_scopes(self) -> OnvifScopes:
         """The endpoint's ONVIF scopes, decoded."""
         return decode_scopes(self.endpoint.scopes)
 

@@ -116,6 +116,18 @@ def test_one_device_per_address_whichever_way_it_was_found() -> None:
     json.dumps([d.as_dict() for d in devices])  # what the service and --json return
 
 
+def test_a_service_on_several_addresses_joins_the_device_on_one_of_them() -> None:
+    two_addresses = ZeroconfService(
+        type=RTSP_TYPE, name=f"Cam.{RTSP_TYPE}", server="cam.local.",
+        addresses=("192.168.1.5", "10.0.0.5"), port=554,
+    )  # fmt: skip
+
+    (device,) = merge([sighting("10.0.0.5")], [two_addresses])
+
+    assert device.address == "10.0.0.5"
+    assert device.found_by == (FOUND_BY_WSD, RTSP_TYPE)
+
+
 def test_highest_priority_matcher_wins() -> None:
     matchers = [RTSP, ONVIF, ACME]
     acme, other, rtsp_only, unknown = merge(

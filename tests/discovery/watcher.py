@@ -25,8 +25,8 @@ async def main(address: str) -> None:
             "change": str(change),
             "endpoint": sighting.endpoint.address,
             "host": sighting.host,
-            "name": sighting.scopes.name,
-            "location": sighting.scopes.location,
+            "name": sighting.onvif_scopes.name,
+            "location": sighting.onvif_scopes.location,
             "listed": sorted(listener.devices),
         }
         print(json.dumps(line), flush=True)
