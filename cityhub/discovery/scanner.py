@@ -14,7 +14,13 @@ import voluptuous as vol
 from cityhub.api import DiscoveryMatcher
 from cityhub.discovery.devices import DiscoveredDevice, collect_matchers, merge, resolve
 from cityhub.discovery.mdns import BASE_TYPES, ZeroconfService, async_browse
-from cityhub.discovery.wsd import DEFAULT_PROBE_TIMEOUT_S, Sighting, async_probe
+from cityhub.discovery.wsd import (
+    DEFAULT_PROBE_TIMEOUT_S,
+    ListenerChange,
+    Sighting,
+    WsdListener,
+    async_probe,
+)
 from cityhub.model import CameraConfig
 from cityhub.plugins import Plugins
 from cityhub.services import ServiceCall, ServiceRegistry
@@ -54,10 +60,14 @@ class Discovery:
         self.interfaces = list(interfaces) if interfaces is not None else None
         self.targets = list(targets)
         self.devices: list[DiscoveredDevice] = []
-        """The devices the last scan found."""
+        """The devices the last scan found, kept up to date while listening."""
         self.scanned_at: datetime | None = None
         """When the last scan ended (UTC)."""
         self._lock = asyncio.Lock()
+        self._sightings: dict[str, Sighting] = {}
+        self._services: list[ZeroconfService] = []
+        self._listener: WsdListener | None = None
+        self._on_change: Callable[[list[DiscoveredDevice]], None] | None = None
 
     @classmethod
     def from_plugins(
@@ -99,7 +109,9 @@ class Discovery:
                 )
             sightings: list[Sighting] = [] if isinstance(probed, BaseException) else probed
             services: list[ZeroconfService] = [] if isinstance(browsed, BaseException) else browsed
-            self.devices = resolve(merge(sightings, services), self.matchers, self.cameras)
+            self._sightings = {s.endpoint.address: s for s in sightings}
+            self._services = services
+            self._rebuild()
             self.scanned_at = datetime.now(UTC)
             _LOGGER.info(
                 "Discovery found %d device(s) (%d by WS-Discovery, %d zeroconf service(s))",
@@ -108,6 +120,45 @@ class Discovery:
                 len(services),
             )
             return self.devices
+
+    def _rebuild(self) -> None:
+        merged = merge(list(self._sightings.values()), self._services)
+        self.devices = resolve(merged, self.matchers, self.cameras)
+
+    @property
+    def listening(self) -> bool:
+        """Whether Hello and Bye announcements are being followed."""
+        return self._listener is not None
+
+    async def async_start_listening(
+        self, on_change: Callable[[list[DiscoveredDevice]], None] | None = None
+    ) -> None:
+        """Follow Hello and Bye: announced devices join ``devices``, departing ones leave it.
+
+        ``on_change(devices)`` is called in the loop after each change. Joining the multicast
+        group sends IGMP reports on the chosen interfaces: start this when a user asks for a
+        live list, and stop it with :meth:`async_stop_listening`.
+        """
+        if self._listener is not None:
+            raise RuntimeError("discovery is already listening for announcements")
+        listener = WsdListener(self.interfaces, self._on_announcement)
+        await listener.async_start()
+        self._listener, self._on_change = listener, on_change
+
+    async def async_stop_listening(self) -> None:
+        """Stop following announcements; ``devices`` stays as it was."""
+        if self._listener is not None:
+            await self._listener.async_stop()
+            self._listener, self._on_change = None, None
+
+    def _on_announcement(self, change: ListenerChange, sighting: Sighting) -> None:
+        if change is ListenerChange.REMOVED:
+            self._sightings.pop(sighting.endpoint.address, None)
+        else:
+            self._sightings[sighting.endpoint.address] = sighting
+        self._rebuild()
+        if self._on_change is not None:
+            self._on_change(self.devices)
 
     def as_dict(self) -> dict[str, Any]:
         """The last results, JSON-ready."""

@@ -679,8 +679,8 @@ class ListenerChange(enum.StrEnum):
 class WsdListener:
     """Keeps a live list of ONVIF devices from their Hello and Bye announcements.
 
-    ``on_change(change, sighting)`` is called in the loop for each change. Devices whose Hello
-    is not ONVIF (no ``NetworkVideoTransmitter`` type) are left out.
+    ``on_change(change, sighting)`` is called in the loop for each Hello of an ONVIF device
+    (one with the ``NetworkVideoTransmitter`` type; others are left out) and for each Bye.
     """
 
     def __init__(
@@ -719,8 +719,10 @@ class WsdListener:
         sighting = Sighting(message.endpoints[0], sender)
         address = sighting.endpoint.address
         if message.kind is MessageKind.BYE:
-            if self.devices.pop(address, None) is not None:
-                self._notify(ListenerChange.REMOVED, sighting)
+            # Also for a device not heard from since listening began: the owner of the list
+            # may know it from a probe.
+            self.devices.pop(address, None)
+            self._notify(ListenerChange.REMOVED, sighting)
             return
         if NETWORK_VIDEO_TRANSMITTER not in sighting.endpoint.types:
             return

@@ -217,3 +217,41 @@ def test_a_wrong_interface_is_a_clear_error(network: Network) -> None:
 
     assert result.returncode == 1
     assert "interface 'eth0' is not an IPv4 address" in result.stderr
+
+
+def test_live_list_follows_announcements(network: Network) -> None:
+    parc = network.a.address.rsplit(".", 1)[0] + ".4"
+    network.a.add_address(parc)
+    live = network.b.spawn([PY, str(HERE / "live_list.py"), network.b.address])
+    lines = LineReader(live)
+    scanned = json.loads(lines.wait_for(lambda line: "scanned" in line, STARTUP_TIMEOUT_S))
+    assert sorted(d[0] for d in scanned["devices"]) == sorted([network.gambetta, network.gare])
+    lines.wait_for(lambda line: line == "ready", STARTUP_TIMEOUT_S)
+
+    spec = {
+        "responders": [
+            {
+                "bind": parc,
+                "endpoint": "urn:uuid:6f1b0e10-0000-4000-8000-000000000004",
+                "xaddrs": [f"http://{parc}/onvif/device_service"],
+                "scopes": ["onvif://www.onvif.org/name/Parc"],
+            }
+        ]
+    }
+    device = network.a.spawn([PY, str(HERE / "announcer.py"), json.dumps(spec)])
+    LineReader(device).wait_for(lambda line: line == "ready", STARTUP_TIMEOUT_S)
+
+    joined = json.loads(lines.wait_for(lambda line: parc in line, STARTUP_TIMEOUT_S))["devices"]
+    assert [parc, "Parc", ["ws-discovery"], None] in joined
+    # The device found by both mechanisms in the scan is still one merged entry.
+    assert [
+        network.gambetta,
+        "Rue Gambetta",
+        ["ws-discovery", "_rtsp._tcp.local."],
+        "rtsp",
+    ] in joined
+    assert len(joined) == 3
+
+    device.terminate()
+    left = json.loads(lines.wait_for(lambda line: "changed" in line, STARTUP_TIMEOUT_S))
+    assert sorted(d[0] for d in left["devices"]) == sorted([network.gambetta, network.gare])
