@@ -18,6 +18,7 @@ not, for ``pytest.skip``.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import queue
 import secrets
@@ -38,12 +39,21 @@ TERMINATE_TIMEOUT_S: Final = 5.0
 """How long a process spawned in a namespace may take to exit on SIGTERM before SIGKILL."""
 
 
+@functools.cache
 def netns_unavailable() -> str | None:
-    """Why network namespaces cannot be made here (not root, no ``ip``), or ``None``."""
+    """Why network namespaces cannot be made here (not root, no ``ip``, refused), or ``None``.
+
+    The first call tries: it adds a namespace and deletes it at once.
+    """
     if shutil.which("ip") is None:
         return "network namespace tests need iproute2's 'ip' command"
     if os.geteuid() != 0:
         return "network namespace tests need root (ip netns add)"
+    name = f"chub-check-{secrets.token_hex(3)}"
+    added = subprocess.run(["ip", "netns", "add", name], capture_output=True, text=True)
+    if added.returncode != 0:
+        return f"network namespaces are refused here: {added.stderr.strip()}"
+    subprocess.run(["ip", "netns", "del", name], capture_output=True, check=False)
     return None
 
 
