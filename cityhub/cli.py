@@ -1,4 +1,4 @@
-"""The ``cityhub`` command: run, check-config, plugins, export, user, --version."""
+"""The ``cityhub`` command: run, check-config, plugins, export, user, discover, --version."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from cityhub import __version__
 from cityhub.cli_export import add_export_commands
 from cityhub.cli_user import add_user_commands
 from cityhub.config import ConfigError
+from cityhub.discovery.cli import add_discover_command
 from cityhub.logs import setup_logging
 from cityhub.plugins import Plugins
 
@@ -177,6 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     plugins.set_defaults(func=cmd_plugins)
     add_export_commands(sub, add_config_arg)
     add_user_commands(sub, add_config_arg)
+    add_discover_command(sub)
     return parser
 
 

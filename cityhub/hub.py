@@ -27,6 +27,7 @@ from cityhub.const import (
     STAGE_TIMEOUT_S,
 )
 from cityhub.db import Database
+from cityhub.discovery import Discovery, register_discovery_services
 from cityhub.media.export import Exporter
 from cityhub.media.holds import Holds, register_hold_services
 from cityhub.media.playback import Playback
@@ -89,6 +90,7 @@ class Hub:
         self.users: Users | None = None
         self.sessions: Sessions | None = None
         self.first_admin_password: str | None = None
+        self.discovery = Discovery.from_plugins(plugins, config.cameras)
         self.started_at: float | None = None
         self.http_url: str | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -232,7 +234,8 @@ class Hub:
                 self._service_camera_restart,
                 vol.Schema({vol.Required("camera_id"): vol.In(self.cameras_configured())}),
                 "Stop and start a camera's driver and streams.",
-            )
+            ),
+            register_discovery_services(self.services, self.discovery),
         ]
         for notifier_config in self.config.notifiers:
             notifier_type = self.plugins.notifiers[notifier_config.type]
