@@ -13,7 +13,7 @@ from typing import Any
 import voluptuous as vol
 
 from cityhub import __version__
-from cityhub.api import Notification, StorageBackend
+from cityhub.api import CameraDriver, Notification, StorageBackend
 from cityhub.bus import Event, EventBus
 from cityhub.cameras import CameraRuntime
 from cityhub.config import load_config
@@ -34,6 +34,7 @@ from cityhub.media.retention import RetentionManager, RetentionSettings
 from cityhub.media.signing import SigningKey
 from cityhub.model import HubConfig
 from cityhub.plugins import Plugins
+from cityhub.ptz import PtzService, register_ptz_services
 from cityhub.services import ServiceCall, ServiceRegistry
 from cityhub.states import StateStore
 from cityhub.supervisor import Supervisor
@@ -82,6 +83,7 @@ class Hub:
         self.recording: Recording | None = None
         self.holds: Holds | None = None
         self.retention: RetentionManager | None = None
+        self.ptz: PtzService | None = None
         self.cameras: dict[str, CameraRuntime] = {}
         self.started_at: float | None = None
         self.http_url: str | None = None
@@ -126,6 +128,7 @@ class Hub:
             ("retention", self._start_retention),
             ("recording services", self._start_recording_services),
             ("cameras", self._start_cameras),
+            ("ptz", self._start_ptz),
             ("http", self._start_http),
         ]
         for name, start in stages:
@@ -317,6 +320,29 @@ class Hub:
             )
 
         self._stops.append(("cameras", stop))
+
+    async def _start_ptz(self) -> None:
+        def driver_of(camera_id: str) -> CameraDriver | None:
+            runtime = self.cameras.get(camera_id)
+            return runtime.driver if runtime is not None else None
+
+        ptz = PtzService(
+            self.config.cameras,
+            self.plugins.camera_drivers,
+            driver_of,
+            self.bus,
+            self.states,
+            self.supervisor,
+        )
+        unregister = register_ptz_services(self.services, ptz)
+        ptz.start()
+        self.ptz = ptz
+
+        async def stop() -> None:
+            unregister()
+            await ptz.async_stop(STAGE_TIMEOUT_S - 0.5)
+
+        self._stops.append(("ptz", stop))
 
     async def _start_http(self) -> None:
         from cityhub.web.server import HttpServer  # the web edge imports the core, not back
