@@ -8,7 +8,7 @@ import contextlib
 import logging
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from cityhub import __version__
@@ -114,6 +114,80 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    """Check the audit log's hash chain; print OK and its head, or the first broken entry."""
+    from cityhub.auth.audit import AuditLog
+    from cityhub.config import load_config
+    from cityhub.const import DATABASE_FILE
+    from cityhub.db import Database, DatabaseError
+
+    plugins = Plugins.load()
+    try:
+        config = load_config(
+            args.config,
+            camera_drivers=plugins.camera_drivers,
+            storage_backends=plugins.storage_backends,
+            notifiers=plugins.notifiers,
+        )
+    except ConfigError as err:
+        _print_config_error(err, args.config)
+        return EXIT_CONFIG
+    path = config.hub.data_dir / DATABASE_FILE
+    if not path.is_file():
+        print(
+            f"cityhub audit verify: no database at {path}: the hub has not run with this "
+            f"configuration (check -c and hub.data_dir)",
+            file=sys.stderr,
+        )
+        return EXIT_FAILURE
+
+    async def verify() -> int:
+        db = await Database.open(path)
+        try:
+            report = await AuditLog(db).verify()
+        finally:
+            await db.close()
+        if report.ok:
+            print(
+                f"OK: {report.checked} audit entries, chain intact; last entry "
+                f"{report.last_seq}, hash {report.last_hash}"
+            )
+            return EXIT_OK
+        print(f"FAILED at entry {report.broken_seq}: {report.problem}", file=sys.stderr)
+        print(
+            f"Entries 1..{report.last_seq} are intact (last good hash {report.last_hash}).",
+            file=sys.stderr,
+        )
+        return EXIT_FAILURE
+
+    try:
+        return asyncio.run(verify())
+    except DatabaseError as err:
+        print(f"cityhub audit verify: {err}", file=sys.stderr)
+        return EXIT_FAILURE
+
+
+def _add_audit_commands(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    add_config_arg: Callable[[argparse.ArgumentParser], None],
+) -> None:
+    audit = sub.add_parser(
+        "audit",
+        help="check the audit log",
+        description="The audit log: who did what, on which camera, when (hash-chained).",
+    )
+    actions = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
+    verify = actions.add_parser(
+        "verify",
+        help="check the audit log's hash chain",
+        description="Recompute every entry's hash and link; print OK with the last entry and "
+        "its hash (note it: removing entries from the end is only seen against a noted "
+        "head), or the first broken entry. Exits 0 or 1.",
+    )
+    add_config_arg(verify)
+    verify.set_defaults(func=cmd_audit_verify)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser, with one sub-command per task."""
     parser = argparse.ArgumentParser(
@@ -158,6 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     plugins.set_defaults(func=cmd_plugins)
     add_export_commands(sub, add_config_arg)
+    _add_audit_commands(sub, add_config_arg)
     return parser
 
 

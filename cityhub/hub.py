@@ -14,6 +14,7 @@ import voluptuous as vol
 
 from cityhub import __version__
 from cityhub.api import CameraDriver, Notification, StorageBackend
+from cityhub.auth.audit import AuditLog, AuditWriter
 from cityhub.bus import Event, EventBus
 from cityhub.cameras import CameraRuntime
 from cityhub.config import load_config
@@ -83,6 +84,7 @@ class Hub:
         self.recording: Recording | None = None
         self.holds: Holds | None = None
         self.retention: RetentionManager | None = None
+        self.audit: AuditWriter | None = None
         self.ptz: PtzService | None = None
         self.cameras: dict[str, CameraRuntime] = {}
         self.started_at: float | None = None
@@ -123,6 +125,7 @@ class Hub:
             ("database", self._start_database),
             ("storage", self._start_storage),
             ("event log", self._start_event_log),
+            ("audit", self._start_audit),
             ("services", self._start_services),
             ("recording", self._start_recording),
             ("retention", self._start_retention),
@@ -210,6 +213,13 @@ class Hub:
                 _LOGGER.exception("Could not record event %s", event.event_type)
             finally:
                 queue.task_done()
+
+    async def _start_audit(self) -> None:
+        assert self.db is not None
+        writer = AuditWriter(AuditLog(self.db), self.bus)
+        writer.start()
+        self.audit = writer
+        self._stops.append(("audit", writer.async_stop))
 
     async def _start_services(self) -> None:
         unregister = [
