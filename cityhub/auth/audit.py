@@ -366,7 +366,7 @@ class AuditWriter:
     ) -> None:
         self.log = log
         self._bus = bus
-        self._burst_gap_s = burst_gap_s
+        self.burst_gap_s = burst_gap_s
         self._clock = clock or asyncio.get_running_loop().time
         self._queue: asyncio.Queue[Event] = asyncio.Queue()
         self._bursts: dict[tuple[str, str], _Burst] = {}
@@ -416,12 +416,12 @@ class AuditWriter:
         if not self._bursts:
             return None
         oldest = min(burst.last for burst in self._bursts.values())
-        return max(0.0, oldest + self._burst_gap_s - self._clock())
+        return max(0.0, oldest + self.burst_gap_s - self._clock())
 
     async def _close_idle_bursts(self) -> None:
         now = self._clock()
         for key, burst in list(self._bursts.items()):
-            if now - burst.last >= self._burst_gap_s:
+            if now - burst.last >= self.burst_gap_s:
                 await self._close_burst(key, "no further moves", datetime.now(UTC), Context())
 
     async def _write(self, record: AuditRecord) -> None:
