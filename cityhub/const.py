@@ -55,5 +55,9 @@ AUDIT_MOVE_BURST_GAP_S: Final = 5.0
 no stop or dead-man ended it first (moves refused to a caller, say): a joystick repeats every
 100-200 ms, so 5 s of silence means the operator let go."""
 
+PTZ_TOUR_OFFLINE_RETRY_S: Final = 5.0
+"""A tour whose camera is offline tries its step again this often (seconds), logging once:
+a camera back from an outage resumes its patrol within 5 s."""
+
 DATABASE_FILE: Final = "cityhub.db"
 CACHE_DIR: Final = "cache"

@@ -39,6 +39,7 @@ import voluptuous as vol
 from cityhub.api import (
     PTZ,
     CameraDriver,
+    CameraKind,
     Context,
     Preset,
     PTZPositioning,
@@ -51,6 +52,7 @@ from cityhub.const import (
     EVENT_PTZ_REFUSED,
     EVENT_PTZ_RETURNED_HOME,
     EVENT_PTZ_TOUR_CHANGED,
+    PTZ_TOUR_OFFLINE_RETRY_S,
 )
 from cityhub.db import format_utc
 from cityhub.model import CameraConfig, Tour
@@ -692,12 +694,19 @@ class PtzController:
         assert run.tour is tour
         holder = _tour_holder(tour)
         context = Context(priority=PtzPriority.TOUR)
+        offline = False
         while True:
             await self._wait_free(run, holder)
             step = tour.steps[run.step]
             try:
                 await self.async_goto_preset(context, step.preset, holder=holder)
             except LockedError:
+                continue
+            except CameraOfflineError as err:
+                if not offline:
+                    _LOGGER.warning("Camera %s: tour %s waits: %s", self.camera_id, tour.name, err)
+                    offline = True
+                await asyncio.sleep(PTZ_TOUR_OFFLINE_RETRY_S)
                 continue
             except PtzError as err:
                 _LOGGER.warning(
@@ -708,6 +717,9 @@ class PtzController:
                     step.preset,
                     err,
                 )
+            if offline:
+                _LOGGER.info("Camera %s: tour %s goes on", self.camera_id, tour.name)
+                offline = False
             if await self._dwell(holder, step.dwell):
                 continue
             run.step = (run.step + 1) % len(tour.steps)
@@ -780,7 +792,12 @@ class PtzService:
         self.controllers: dict[str, PtzController] = {}
         for camera in cameras:
             driver_type = driver_types.get(camera.driver)
-            if camera.enabled and driver_type and "ptz" in capabilities_of(driver_type):
+            if (
+                camera.enabled
+                and camera.kind is not CameraKind.FIXED
+                and driver_type
+                and "ptz" in capabilities_of(driver_type)
+            ):
                 self.controllers[camera.id] = PtzController(
                     camera, functools.partial(driver_of, camera.id), bus, states, supervisor
                 )
@@ -806,6 +823,11 @@ class PtzService:
             )
         if not camera.enabled:
             raise CameraOfflineError(f"camera {camera_id} is disabled in the configuration")
+        if camera.kind is CameraKind.FIXED:
+            raise NoPtzError(
+                f"camera {camera_id} has no PTZ (its kind is 'fixed' in the configuration; set "
+                f"kind: ptz if it pans, tilts and zooms)"
+            )
         raise NoPtzError(
             f"camera {camera_id} has no PTZ (its driver '{camera.driver}' cannot pan, tilt or zoom)"
         )

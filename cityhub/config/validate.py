@@ -391,6 +391,14 @@ class Checker:
     def _check_tours(self) -> None:
         for index, item in self._raw_items("cameras"):
             ptz = item.get("ptz")
+            kind = schema.as_text(item.get("kind", CameraKind.FIXED.value))
+            if "ptz" in item and kind == CameraKind.FIXED.value:
+                self.report(
+                    ("cameras", index, "ptz"),
+                    "a camera of kind 'fixed' cannot pan, tilt or zoom (set kind: ptz, or "
+                    "remove ptz:)",
+                    about_key=True,
+                )
             tours = ptz.get("tours") if isinstance(ptz, dict) else None
             if not isinstance(tours, list):
                 continue

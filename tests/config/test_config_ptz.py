@@ -70,6 +70,7 @@ def test_ptz_mistakes_name_file_line_and_key(write: Write, issues: Issues) -> No
         cameras:
           - id: dome
             name: Dome
+            kind: ptz
             driver: virtual
             zone: centre
             ptz:
@@ -91,18 +92,38 @@ def test_ptz_mistakes_name_file_line_and_key(write: Write, issues: Issues) -> No
         "cityhub.yaml:2: ptz.deadman_timeout: 30 is out of range (0.2..10 seconds)",
         "cityhub.yaml:3: ptz.lock_timout: unknown key 'lock_timout' (allowed: deadman_timeout, "
         "lock_timeout, return_home_after; did you mean 'lock_timeout'?)",
-        "cityhub.yaml:12: cameras[0].ptz.return_home_after: -5 is out of range (1..86400 seconds)",
-        "cityhub.yaml:16: cameras[0].ptz.tours[0].steps[0].preset: expected a name (got a list)",
-        "cityhub.yaml:17: cameras[0].ptz.tours[0].steps[1].dwell: -3 is out of range "
+        "cityhub.yaml:13: cameras[0].ptz.return_home_after: -5 is out of range (1..86400 seconds)",
+        "cityhub.yaml:17: cameras[0].ptz.tours[0].steps[0].preset: expected a name (got a list)",
+        "cityhub.yaml:18: cameras[0].ptz.tours[0].steps[1].dwell: -3 is out of range "
         "(1..86400 seconds)",
-        "cityhub.yaml:18: cameras[0].ptz.tours[0].steps[2].dwel: unknown key 'dwel' "
+        "cityhub.yaml:19: cameras[0].ptz.tours[0].steps[2].dwel: unknown key 'dwel' "
         "(allowed: preset, dwell; did you mean 'dwell'?)",
-        "cityhub.yaml:18: cameras[0].ptz.tours[0].steps[2].dwell: required key 'dwell' is missing",
-        "cityhub.yaml:19: cameras[0].ptz.tours[1].name: duplicate tour name 'patrol' (first "
-        "defined at cityhub.yaml:14); give each tour of a camera its own name",
-        "cityhub.yaml:20: cameras[0].ptz.tours[1].steps: a tour needs at least one step "
+        "cityhub.yaml:19: cameras[0].ptz.tours[0].steps[2].dwell: required key 'dwell' is missing",
+        "cityhub.yaml:20: cameras[0].ptz.tours[1].name: duplicate tour name 'patrol' (first "
+        "defined at cityhub.yaml:15); give each tour of a camera its own name",
+        "cityhub.yaml:21: cameras[0].ptz.tours[1].steps: a tour needs at least one step "
         "(a list of {preset, dwell})",
-        "cityhub.yaml:22: cameras[0].ptz.tours[2].speed: unknown key 'speed' (allowed: name, "
+        "cityhub.yaml:23: cameras[0].ptz.tours[2].speed: unknown key 'speed' (allowed: name, "
         "steps)",
-        "cityhub.yaml:23: cameras[0].ptz.tours[2].steps: expected a list (got a mapping)",
+        "cityhub.yaml:24: cameras[0].ptz.tours[2].steps: expected a list (got a mapping)",
+    ]
+
+
+def test_ptz_settings_need_a_camera_that_moves(write: Write, issues: Issues) -> None:
+    write(
+        "cityhub.yaml",
+        """
+        zones:
+          - {id: centre, name: Centre}
+        cameras:
+          - id: wall
+            name: Wall
+            driver: virtual
+            zone: centre
+            ptz: {home_preset: parvis}
+        """,
+    )
+    assert issues() == [
+        "cityhub.yaml:8: cameras[0].ptz: a camera of kind 'fixed' cannot pan, tilt or zoom "
+        "(set kind: ptz, or remove ptz:)"
     ]

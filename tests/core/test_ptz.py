@@ -69,18 +69,18 @@ async def test_dead_man_stops_a_move_nobody_keeps_alive(
 async def test_joystick_repeats_keep_the_move_alive_cheaply(
     cityhub_config: MakeConfig, cityhub_hub: HubFactory
 ) -> None:
-    config = hub_config(dome(deadman_timeout=0.6))
+    config = hub_config(dome(deadman_timeout=1.0))
     hub, _events = await start_hub(cityhub_hub, cityhub_config(config), "dome")
     loop = asyncio.get_running_loop()
     data = {"camera_id": "dome", "pan": -0.25, "tilt": 0.5}
 
-    deadline = loop.time() + 1.5  # 2.5 dead-man timeouts of repeats every 100 ms
+    deadline = loop.time() + 2.5  # 2.5 dead-man timeouts of repeats every 100 ms
     repeats = 0
     while loop.time() < deadline:
         await hub.services.async_call("ptz", "move", data, ALICE)
         repeats += 1
         await asyncio.sleep(0.1)
-    assert repeats >= 5
+    assert repeats >= 10
     # Same velocities: the driver was told once, and never stopped.
     assert driver().commands() == [("move", -0.25, 0.5, 0.0)]
 
@@ -272,8 +272,9 @@ async def test_return_home_after_inactivity(
 async def test_presets_positions_and_refusals_of_cameras_that_cannot(
     cityhub_config: MakeConfig, cityhub_hub: HubFactory
 ) -> None:
-    fixed = {"id": "fixed", "name": "Fixed", "driver": "fixedcam", "zone": "centre"}
-    config = hub_config(dome(), dome("away"), fixed)
+    fixed = {"id": "fixed", "name": "Fixed", "kind": "ptz", "driver": "fixedcam", "zone": "centre"}
+    wall = {"id": "wall", "name": "Wall", "driver": "dome", "zone": "centre"}
+    config = hub_config(dome(), dome("away"), fixed, wall)
     config["cameras"][1]["options"] = {"offline": True}
     hub, _events = await start_hub(cityhub_hub, cityhub_config(config), "dome")
 
@@ -301,11 +302,50 @@ async def test_presets_positions_and_refusals_of_cameras_that_cannot(
     )
     assert driver().position == PTZPosition(0.25, 0.5, 0.5)
 
+    assert [c["camera_id"] for c in await hub.services.async_call("ptz", "status", {})] == [
+        "dome",
+        "away",
+    ]
     with pytest.raises(ServiceValidationError, match="pan"):
         await hub.services.async_call("ptz", "move", {"camera_id": "dome", "pan": 2}, ALICE)
-    with pytest.raises(NoPtzError, match="camera fixed has no PTZ"):
+    with pytest.raises(NoPtzError, match="camera fixed has no PTZ \\(its driver 'fixedcam'"):
         await hub.services.async_call("ptz", "move", {"camera_id": "fixed", "pan": 1}, ALICE)
+    with pytest.raises(NoPtzError, match="camera wall has no PTZ \\(its kind is 'fixed'"):
+        await hub.services.async_call("ptz", "take", {"camera_id": "wall"}, ALICE)
     with pytest.raises(CameraOfflineError, match="camera away is offline"):
         await hub.services.async_call("ptz", "home", {"camera_id": "away"}, ALICE)
     with pytest.raises(ServiceValidationError, match="unknown camera 'nowhere'"):
         await hub.services.async_call("ptz", "stop", {"camera_id": "nowhere"}, ALICE)
+
+
+async def test_a_tour_waits_for_its_camera_to_come_back(
+    cityhub_config: MakeConfig,
+    cityhub_hub: HubFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setattr("cityhub.ptz.PTZ_TOUR_OFFLINE_RETRY_S", 0.2)
+    tour = {"name": "patrol", "steps": [{"preset": "1", "dwell": 1}, {"preset": "2", "dwell": 1}]}
+    hub, _events = await start_hub(
+        cityhub_hub, cityhub_config(hub_config(dome(tours=[tour]))), "dome"
+    )
+    first = driver()
+    await hub.services.async_call("ptz", "tour_start", {"camera_id": "dome", "tour": "patrol"})
+    await wait_until(lambda: first.commands("goto"), what="the first step")
+
+    runtime = hub.cameras["dome"]
+    await runtime.async_stop(3.0)
+    await wait_until(
+        lambda: "tour patrol waits: camera dome is offline" in caplog.text, what="the wait"
+    )
+    runtime.async_start()
+    await wait_until(
+        lambda: driver() is not first and driver().commands("goto"), what="the tour on"
+    )
+    assert caplog.text.count("tour patrol waits") == 1
+    status = await hub.services.async_call("ptz", "status", {"camera_id": "dome"})
+    assert (status["tour"], status["tour_state"], status["holder"]) == (
+        "patrol",
+        "running",
+        "tour:patrol",
+    )
