@@ -304,20 +304,24 @@ class PtzController:
         """Move to the home position: the configured home preset, else the driver's own."""
         driver = self._ptz()
         await self._arbitrate(context, "home")
-        await self._go_home(driver, context, "home")
+        await self._go_home(driver, context)
 
     async def async_set_preset(self, context: Context, name: str, token: str | None) -> Preset:
         """Store the current position as a preset (replacing ``token`` when given)."""
         driver = self._ptz()
         await self._arbitrate(context, "set_preset")
-        return await self._command(context, "set_preset", driver.async_ptz_set_preset(name, token))
+        return await self._command(
+            context, "set_preset", driver.async_ptz_set_preset(name, token), moves=False
+        )
 
     async def async_remove_preset(self, context: Context, preset: str) -> Preset:
         """Delete a preset named by token or name; returns it."""
         driver = self._ptz()
         await self._arbitrate(context, "remove_preset")
         found = await self._find_preset(driver, preset)
-        await self._command(context, "remove_preset", driver.async_ptz_remove_preset(found.token))
+        await self._command(
+            context, "remove_preset", driver.async_ptz_remove_preset(found.token), moves=False
+        )
         return found
 
     async def async_presets(self) -> list[Preset]:
@@ -530,12 +534,19 @@ class PtzController:
                 ) from err
 
     async def _command(
-        self, context: Context, name: str, call: Awaitable[_T], holder: str | None = None
+        self,
+        context: Context,
+        name: str,
+        call: Awaitable[_T],
+        holder: str | None = None,
+        *,
+        moves: bool = True,
     ) -> _T:
-        """A positioning command: it ends a move under way, then runs."""
+        """Run a command; one that ``moves`` the head replaces a continuous move under way."""
         self._note(holder or context.origin, name)
-        self._at_home = False
-        self._end_move("command", context)
+        if moves:
+            self._at_home = False
+            self._end_move("command", context)
         return await self._call(call)
 
     async def _find_preset(self, driver: PTZ, preset: str) -> Preset:
@@ -552,14 +563,14 @@ class PtzController:
             f"(presets: {known})"
         )
 
-    async def _go_home(self, driver: PTZ, context: Context, holder: str) -> str | None:
+    async def _go_home(self, driver: PTZ, context: Context) -> str | None:
         """Go to the home preset or the driver's home; returns the preset's token, if any."""
         if self.settings.home_preset is None:
-            await self._command(context, "home", driver.async_ptz_home(), holder)
+            await self._command(context, "home", driver.async_ptz_home())
             self._at_home = True
             return None
         found = await self._find_preset(driver, self.settings.home_preset)
-        await self._command(context, "home", driver.async_ptz_goto_preset(found.token), holder)
+        await self._command(context, "home", driver.async_ptz_goto_preset(found.token))
         self._at_home = True
         return found.token
 
@@ -649,7 +660,7 @@ class PtzController:
 
     async def _return_home(self, context: Context) -> None:
         try:
-            token = await self._go_home(self._ptz(), context, "home")
+            token = await self._go_home(self._ptz(), context)
         except PtzError as err:
             _LOGGER.warning("Camera %s could not return home: %s", self.camera_id, err)
             self._last_activity = self._clock()

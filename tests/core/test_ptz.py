@@ -349,3 +349,18 @@ async def test_a_tour_waits_for_its_camera_to_come_back(
         "running",
         "tour:patrol",
     )
+
+
+async def test_storing_a_preset_mid_move_keeps_the_dead_man_armed(
+    cityhub_config: MakeConfig, cityhub_hub: HubFactory
+) -> None:
+    config = hub_config(dome(deadman_timeout=0.3))
+    hub, events = await start_hub(cityhub_hub, cityhub_config(config), "dome")
+    await hub.services.async_call("ptz", "move", {"camera_id": "dome", "zoom": 0.3}, ALICE)
+    await hub.services.async_call("ptz", "set_preset", {"camera_id": "dome", "name": "here"}, ALICE)
+    await wait_until(lambda: driver().commands("stop"), timeout=5, what="the dead-man stop")
+    assert driver().commands() == [("move", 0.0, 0.0, 0.3), ("set_preset", "here", "4"), ("stop",)]
+    status = await hub.services.async_call("ptz", "status", {"camera_id": "dome"})
+    assert (status["last_command"], status["last_actor"]) == ("set_preset", "user:alice")
+    ended = [e.data["cause"] for e in events if e.event_type == EVENT_PTZ_MOVE_ENDED]
+    assert ended == ["dead-man"]
