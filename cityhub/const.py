@@ -55,6 +55,12 @@ AUDIT_MOVE_BURST_GAP_S: Final = 5.0
 no stop or dead-man ended it first (moves refused to a caller, say): a joystick repeats every
 100-200 ms, so 5 s of silence means the operator let go."""
 
+PTZ_COMMAND_TIMEOUT_S: Final = 10.0
+"""Longest a PTZ driver call may take (seconds): calls of a camera run one at a time, so a
+device that never answers must not hold back the dead-man's stop for ever."""
+PTZ_STOP_RETRY_S: Final = 1.0
+"""A dead-man stop the camera refused is tried again after this long (seconds), until it
+succeeds: a runaway head is the worst PTZ failure."""
 PTZ_TOUR_OFFLINE_RETRY_S: Final = 5.0
 """A tour whose camera is offline tries its step again this often (seconds), logging once:
 a camera back from an outage resumes its patrol within 5 s."""

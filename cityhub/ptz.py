@@ -52,6 +52,8 @@ from cityhub.const import (
     EVENT_PTZ_REFUSED,
     EVENT_PTZ_RETURNED_HOME,
     EVENT_PTZ_TOUR_CHANGED,
+    PTZ_COMMAND_TIMEOUT_S,
+    PTZ_STOP_RETRY_S,
     PTZ_TOUR_OFFLINE_RETRY_S,
 )
 from cityhub.db import format_utc
@@ -275,7 +277,7 @@ class PtzController:
             return
         started = not self.moving
         self._at_home = False
-        await self._call(driver.async_ptz_move(pan, tilt, zoom))
+        await self._call(lambda: driver.async_ptz_move(pan, tilt, zoom))
         self._velocity = velocity
         if started:
             self._wake.set()
@@ -285,7 +287,7 @@ class PtzController:
         driver = self._ptz()
         await self._arbitrate(context, "stop")
         self._note(context.origin, "stop")
-        await self._call(driver.async_ptz_stop())
+        await self._call(driver.async_ptz_stop)
         self._end_move("stop", context)
 
     async def async_goto_preset(
@@ -296,7 +298,7 @@ class PtzController:
         await self._arbitrate(context, "goto_preset", holder)
         found = await self._find_preset(driver, preset)
         await self._command(
-            context, "goto_preset", driver.async_ptz_goto_preset(found.token), holder
+            context, "goto_preset", lambda: driver.async_ptz_goto_preset(found.token), holder
         )
         return found
 
@@ -311,7 +313,7 @@ class PtzController:
         driver = self._ptz()
         await self._arbitrate(context, "set_preset")
         return await self._command(
-            context, "set_preset", driver.async_ptz_set_preset(name, token), moves=False
+            context, "set_preset", lambda: driver.async_ptz_set_preset(name, token), moves=False
         )
 
     async def async_remove_preset(self, context: Context, preset: str) -> Preset:
@@ -320,14 +322,17 @@ class PtzController:
         await self._arbitrate(context, "remove_preset")
         found = await self._find_preset(driver, preset)
         await self._command(
-            context, "remove_preset", driver.async_ptz_remove_preset(found.token), moves=False
+            context,
+            "remove_preset",
+            lambda: driver.async_ptz_remove_preset(found.token),
+            moves=False,
         )
         return found
 
     async def async_presets(self) -> list[Preset]:
         """The presets stored in the camera."""
         driver = self._ptz()
-        return list(await self._call(driver.async_ptz_presets()))
+        return list(await self._call(driver.async_ptz_presets))
 
     async def async_absolute_move(
         self, context: Context, pan: float, tilt: float, zoom: float
@@ -336,7 +341,7 @@ class PtzController:
         driver = self._positioning()
         await self._arbitrate(context, "absolute_move")
         await self._command(
-            context, "absolute_move", driver.async_ptz_absolute_move(pan, tilt, zoom)
+            context, "absolute_move", lambda: driver.async_ptz_absolute_move(pan, tilt, zoom)
         )
 
     async def async_relative_move(
@@ -346,7 +351,7 @@ class PtzController:
         driver = self._positioning()
         await self._arbitrate(context, "relative_move")
         await self._command(
-            context, "relative_move", driver.async_ptz_relative_move(pan, tilt, zoom)
+            context, "relative_move", lambda: driver.async_ptz_relative_move(pan, tilt, zoom)
         )
 
     async def async_take(self, context: Context) -> Lock:
@@ -520,13 +525,20 @@ class PtzController:
             )
         return driver
 
-    async def _call(self, call: Awaitable[_T]) -> _T:
-        """Run one driver call, one at a time per camera; driver failures become PtzErrors."""
+    async def _call(self, call: Callable[[], Awaitable[_T]]) -> _T:
+        """Run one driver call, one at a time per camera, within ``PTZ_COMMAND_TIMEOUT_S``;
+        driver failures become :class:`DriverCommandError`."""
         async with self._io:
             try:
-                return await call
+                async with asyncio.timeout(PTZ_COMMAND_TIMEOUT_S):
+                    return await call()
             except PtzError:
                 raise
+            except TimeoutError as err:
+                raise DriverCommandError(
+                    f"camera {self.camera_id} did not answer within {PTZ_COMMAND_TIMEOUT_S:.0f} s; "
+                    f"check the camera's network"
+                ) from err
             except Exception as err:
                 raise DriverCommandError(
                     f"camera {self.camera_id} did not carry the command out: "
@@ -537,7 +549,7 @@ class PtzController:
         self,
         context: Context,
         name: str,
-        call: Awaitable[_T],
+        call: Callable[[], Awaitable[_T]],
         holder: str | None = None,
         *,
         moves: bool = True,
@@ -550,7 +562,7 @@ class PtzController:
         return await self._call(call)
 
     async def _find_preset(self, driver: PTZ, preset: str) -> Preset:
-        presets = list(await self._call(driver.async_ptz_presets()))
+        presets = list(await self._call(driver.async_ptz_presets))
         for found in presets:
             if found.token == preset:
                 return found
@@ -566,20 +578,19 @@ class PtzController:
     async def _go_home(self, driver: PTZ, context: Context) -> str | None:
         """Go to the home preset or the driver's home; returns the preset's token, if any."""
         if self.settings.home_preset is None:
-            await self._command(context, "home", driver.async_ptz_home())
+            await self._command(context, "home", driver.async_ptz_home)
             self._at_home = True
             return None
         found = await self._find_preset(driver, self.settings.home_preset)
-        await self._command(context, "home", driver.async_ptz_goto_preset(found.token))
+        await self._command(context, "home", lambda: driver.async_ptz_goto_preset(found.token))
         self._at_home = True
         return found.token
 
     async def _stop_move(self, cause: str, context: Context) -> None:
+        """Stop the head; the move counts as ended only once the driver confirmed the stop."""
         driver = self._ptz()
-        try:
-            await self._call(driver.async_ptz_stop())
-        finally:
-            self._end_move(cause, context)
+        await self._call(driver.async_ptz_stop)
+        self._end_move(cause, context)
 
     def _end_move(self, cause: str, context: Context) -> None:
         """Mark a move under way as ended (the camera stopped or was sent elsewhere)."""
@@ -644,7 +655,14 @@ class PtzController:
             try:
                 await self._stop_move("dead-man", system)
             except PtzError as err:
-                _LOGGER.error("Camera %s: the dead-man stop failed: %s", self.camera_id, err)
+                _LOGGER.error(
+                    "Camera %s: the dead-man stop failed (%s); trying again in %.0f s",
+                    self.camera_id,
+                    err,
+                    PTZ_STOP_RETRY_S,
+                )
+                retry_at = self._clock() + PTZ_STOP_RETRY_S
+                self._last_move = retry_at - self.settings.deadman_timeout
         if self._idle(now):
             assert self.lock is not None
             _LOGGER.info(

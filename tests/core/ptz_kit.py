@@ -33,7 +33,13 @@ class DomeDriver(CameraDriver):
     """Test double of a PTZ dome (see the module docstring): records calls, keeps a position."""
 
     NAME = "dome"
-    CONFIG_SCHEMA = vol.Schema({vol.Optional("offline", default=False): bool})
+    CONFIG_SCHEMA = vol.Schema(
+        {
+            vol.Optional("offline", default=False): bool,
+            vol.Optional("fail_stops", default=0): int,
+            vol.Optional("hang_goto", default=False): bool,
+        }
+    )
     instances: ClassVar[dict[str, DomeDriver]] = {}
 
     def __init__(self, host: Any, options: Any) -> None:
@@ -59,6 +65,8 @@ class DomeDriver(CameraDriver):
 
     async def async_ptz_stop(self) -> None:
         self.calls.append(("stop",))
+        if len(self.commands("stop")) <= self.options["fail_stops"]:
+            raise OSError("connection reset by peer")
         self.velocity = None
 
     async def async_ptz_presets(self) -> list[Preset]:
@@ -66,6 +74,8 @@ class DomeDriver(CameraDriver):
 
     async def async_ptz_goto_preset(self, token: str) -> None:
         self.calls.append(("goto", token))
+        if self.options["hang_goto"]:
+            await asyncio.Event().wait()  # a device that never answers
         self.position = self.positions[token]
 
     async def async_ptz_set_preset(self, name: str, token: str | None = None) -> Preset:

@@ -17,6 +17,7 @@ from cityhub.api import Context, PTZPosition
 from cityhub.const import EVENT_PTZ_LOCK_CHANGED, EVENT_PTZ_MOVE_ENDED, EVENT_PTZ_REFUSED
 from cityhub.ptz import (
     CameraOfflineError,
+    DriverCommandError,
     LockedError,
     NoPtzError,
     PtzPriority,
@@ -364,3 +365,25 @@ async def test_storing_a_preset_mid_move_keeps_the_dead_man_armed(
     assert (status["last_command"], status["last_actor"]) == ("set_preset", "user:alice")
     ended = [e.data["cause"] for e in events if e.event_type == EVENT_PTZ_MOVE_ENDED]
     assert ended == ["dead-man"]
+
+
+async def test_a_failed_dead_man_stop_is_retried_and_a_silent_camera_times_out(
+    cityhub_config: MakeConfig, cityhub_hub: HubFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("cityhub.ptz.PTZ_STOP_RETRY_S", 0.2)
+    monkeypatch.setattr("cityhub.ptz.PTZ_COMMAND_TIMEOUT_S", 0.3)
+    config = hub_config(dome("a", deadman_timeout=0.3), dome("b"))
+    config["cameras"][0]["options"] = {"fail_stops": 2}
+    config["cameras"][1]["options"] = {"hang_goto": True}
+    hub, events = await start_hub(cityhub_hub, cityhub_config(config), "a", "b")
+
+    await hub.services.async_call("ptz", "move", {"camera_id": "a", "pan": 1}, ALICE)
+    await wait_until(lambda: driver("a").velocity is None, timeout=10, what="a stop that holds")
+    assert driver("a").commands() == [("move", 1.0, 0.0, 0.0), ("stop",), ("stop",), ("stop",)]
+    assert [e.data["cause"] for e in events if e.event_type == EVENT_PTZ_MOVE_ENDED] == ["dead-man"]
+
+    with pytest.raises(DriverCommandError, match="camera b did not answer within"):
+        await hub.services.async_call("ptz", "goto_preset", {"camera_id": "b", "preset": "1"})
+    # The camera's calls are not blocked behind the one that never answered.
+    await hub.services.async_call("ptz", "home", {"camera_id": "b"})
+    assert driver("b").commands() == [("goto", "1"), ("home",)]
