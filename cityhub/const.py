@@ -19,7 +19,8 @@ EVENT_PTZ_LOCK_CHANGED: Final = "ptz.lock_changed"
 """A camera's PTZ control lock changed hands; data: camera_id, holder, priority, since,
 previous_holder, previous_priority, cause (take, takeover, release, idle, tour)."""
 EVENT_PTZ_MOVE_ENDED: Final = "ptz.move_ended"
-"""A continuous PTZ move ended; data: camera_id, cause (stop, dead-man, command, takeover)."""
+"""A continuous PTZ move ended; data: camera_id, cause (stop, dead-man, command, takeover,
+release, tour), moved_by (the holder whose move it was)."""
 EVENT_PTZ_REFUSED: Final = "ptz.refused"
 """A PTZ command was refused because another holds the camera; data: camera_id, command,
 holder, holder_priority, priority. The Context is the refused caller's."""

@@ -597,8 +597,15 @@ class PtzController:
         if not self.moving:
             return
         self._velocity = _STOPPED
+        lock = self.lock
         self._bus.async_fire(
-            EVENT_PTZ_MOVE_ENDED, {"camera_id": self.camera_id, "cause": cause}, context
+            EVENT_PTZ_MOVE_ENDED,
+            {
+                "camera_id": self.camera_id,
+                "cause": cause,
+                "moved_by": lock.holder if lock else None,
+            },
+            context,
         )
 
     def _note(self, actor: str, command: str, now: float | None = None) -> None:

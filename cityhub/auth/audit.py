@@ -15,8 +15,8 @@ Joystick moves are coalesced (a panel sends ``ptz.move`` ten times a second): th
 actor's following moves on that camera are only counted. The burst ends at the actor's next
 other audited call on the camera (``ptz.stop``, ``ptz.goto_preset``...), whose entry then
 carries ``moves`` (the number of ``ptz.move`` calls of the burst) and ``refused`` (how many of
-them were refused); at a ``ptz.move_ended`` event that the actor did not cause (dead-man
-timeout, takeover), written as ``ptz.move_end`` with the cause; or after
+them were refused); at a ``ptz.move_ended`` event of the actor's move that the actor did not
+call for (dead-man timeout, takeover), written as ``ptz.move_end`` with the cause; or after
 :data:`~cityhub.const.AUDIT_MOVE_BURST_GAP_S` without a move, written as ``ptz.move_end``.
 """
 
@@ -489,9 +489,10 @@ class AuditWriter:
         )
 
     async def _move_ended(self, event: Event) -> None:
-        camera_id = event.data.get("camera_id")
+        camera_id = str(event.data.get("camera_id"))
         cause = str(event.data.get("cause", "ended"))
-        for key in [k for k in self._bursts if k[0] == str(camera_id)]:
+        mover = event.data.get("moved_by")
+        for key in [k for k in self._bursts if k[0] == camera_id and mover in (None, k[1])]:
             await self._close_burst(key, cause, event.time_fired, event.context)
 
     async def _refused(self, event: Event) -> None:
