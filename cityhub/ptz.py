@@ -224,6 +224,7 @@ class PtzController:
         self._lock_used = 0.0
         self._velocity: Velocity = _STOPPED
         self._last_move = 0.0
+        self._stop_failures = 0
         self._last_activity = self._clock()
         self._at_home = False
         self._tour: _TourRun | None = None
@@ -597,6 +598,7 @@ class PtzController:
         if not self.moving:
             return
         self._velocity = _STOPPED
+        self._stop_failures = 0
         lock = self.lock
         self._bus.async_fire(
             EVENT_PTZ_MOVE_ENDED,
@@ -654,22 +656,7 @@ class PtzController:
         now = self._clock()
         system = Context()
         if self.moving and now - self._last_move >= self.settings.deadman_timeout:
-            _LOGGER.warning(
-                "Camera %s: no ptz.move for %.1f s; stopping it (dead-man)",
-                self.camera_id,
-                now - self._last_move,
-            )
-            try:
-                await self._stop_move("dead-man", system)
-            except PtzError as err:
-                _LOGGER.error(
-                    "Camera %s: the dead-man stop failed (%s); trying again in %.0f s",
-                    self.camera_id,
-                    err,
-                    PTZ_STOP_RETRY_S,
-                )
-                retry_at = self._clock() + PTZ_STOP_RETRY_S
-                self._last_move = retry_at - self.settings.deadman_timeout
+            await self._dead_man_stop(now - self._last_move)
         if self._idle(now):
             assert self.lock is not None
             _LOGGER.info(
@@ -682,6 +669,33 @@ class PtzController:
         after = self.settings.return_home_after
         if self._home_pending() and after is not None and now - self._last_activity >= after:
             await self._return_home(system)
+
+    async def _dead_man_stop(self, silence: float) -> None:
+        """Stop a move nobody keeps alive; retried every ``PTZ_STOP_RETRY_S`` until it holds."""
+        failures = self._stop_failures
+        if not failures:
+            _LOGGER.warning(
+                "Camera %s: no ptz.move for %.1f s; stopping it (dead-man)", self.camera_id, silence
+            )
+        try:
+            await self._stop_move("dead-man", Context())
+        except PtzError as err:
+            self._stop_failures = failures + 1
+            _LOGGER.log(
+                logging.ERROR if not failures else logging.DEBUG,
+                "Camera %s: the dead-man stop failed (%s); trying again every %.0f s till it holds",
+                self.camera_id,
+                err,
+                PTZ_STOP_RETRY_S,
+            )
+            self._last_move = self._clock() + PTZ_STOP_RETRY_S - self.settings.deadman_timeout
+            return
+        if failures:
+            _LOGGER.warning(
+                "Camera %s: stopped by the dead-man after %d failed attempts",
+                self.camera_id,
+                failures,
+            )
 
     async def _return_home(self, context: Context) -> None:
         try:

@@ -7,6 +7,7 @@ here; an end-to-end test through the ONVIF plugin belongs with the ONVIF simulat
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
@@ -368,8 +369,12 @@ async def test_storing_a_preset_mid_move_keeps_the_dead_man_armed(
 
 
 async def test_a_failed_dead_man_stop_is_retried_and_a_silent_camera_times_out(
-    cityhub_config: MakeConfig, cityhub_hub: HubFactory, monkeypatch: pytest.MonkeyPatch
+    cityhub_config: MakeConfig,
+    cityhub_hub: HubFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.DEBUG, logger="cityhub.ptz")
     monkeypatch.setattr("cityhub.ptz.PTZ_STOP_RETRY_S", 0.2)
     monkeypatch.setattr("cityhub.ptz.PTZ_COMMAND_TIMEOUT_S", 0.3)
     config = hub_config(dome("a", deadman_timeout=0.3), dome("b"))
@@ -381,6 +386,10 @@ async def test_a_failed_dead_man_stop_is_retried_and_a_silent_camera_times_out(
     await wait_until(lambda: driver("a").velocity is None, timeout=10, what="a stop that holds")
     assert driver("a").commands() == [("move", 1.0, 0.0, 0.0), ("stop",), ("stop",), ("stop",)]
     assert [e.data["cause"] for e in events if e.event_type == EVENT_PTZ_MOVE_ENDED] == ["dead-man"]
+    failed = [r for r in caplog.records if "the dead-man stop failed" in r.getMessage()]
+    assert [r.levelname for r in failed] == ["ERROR", "DEBUG"]
+    assert "connection reset by peer" in failed[0].getMessage()
+    assert "stopped by the dead-man after 2 failed attempts" in caplog.text
 
     with pytest.raises(DriverCommandError, match="camera b did not answer within"):
         await hub.services.async_call("ptz", "goto_preset", {"camera_id": "b", "preset": "1"})
