@@ -10,6 +10,7 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TextIO
 
 from cityhub import __version__
 from cityhub.cli_export import add_export_commands
@@ -114,12 +115,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_audit_verify(args: argparse.Namespace) -> int:
-    """Check the audit log's hash chain; print OK and its head, or the first broken entry."""
-    from cityhub.auth.audit import AuditLog
+def _audit_database(args: argparse.Namespace, command: str) -> tuple[Path, str] | int:
+    """The database and time zone of ``-c``'s hub, or the exit code after saying why not."""
     from cityhub.config import load_config
     from cityhub.const import DATABASE_FILE
-    from cityhub.db import Database, DatabaseError
 
     plugins = Plugins.load()
     try:
@@ -135,11 +134,23 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     path = config.hub.data_dir / DATABASE_FILE
     if not path.is_file():
         print(
-            f"cityhub audit verify: no database at {path}: the hub has not run with this "
+            f"cityhub audit {command}: no database at {path}: the hub has not run with this "
             f"configuration (check -c and hub.data_dir)",
             file=sys.stderr,
         )
         return EXIT_FAILURE
+    return path, config.hub.time_zone
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    """Check the audit log's hash chain; print OK and its head, or the first broken entry."""
+    from cityhub.auth.audit import AuditLog
+    from cityhub.db import Database, DatabaseError
+
+    found = _audit_database(args, "verify")
+    if isinstance(found, int):
+        return found
+    path, _time_zone = found
 
     async def verify() -> int:
         db = await Database.open(path)
@@ -167,13 +178,79 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
         return EXIT_FAILURE
 
 
+def cmd_audit_export(args: argparse.Namespace) -> int:
+    """Write the audit entries matching the filters as CSV, every column (hashes included)."""
+    import csv
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    import attrs
+
+    from cityhub.auth.audit import AuditEntry, AuditLog
+    from cityhub.db import Database, DatabaseError
+
+    found = _audit_database(args, "export")
+    if isinstance(found, int):
+        return found
+    path, time_zone = found
+    bounds: list[datetime | None] = []
+    for option, text in (("--from", args.start), ("--to", args.end)):
+        if text is None:
+            bounds.append(None)
+            continue
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            print(
+                f"cityhub audit export: {option} {text!r} is not an ISO-8601 time "
+                f"(e.g. 2026-11-22T14:30:00, local time, or 2026-11-22T13:30:00Z)",
+                file=sys.stderr,
+            )
+            return EXIT_FAILURE
+        bounds.append(moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(time_zone)))
+
+    async def export(out: TextIO) -> int:
+        db = await Database.open(path)
+        writer = csv.writer(out)
+        writer.writerow([field.name for field in attrs.fields(AuditEntry)])
+        count, after = 0, 0
+        try:
+            while True:
+                entries = await AuditLog(db).entries(
+                    start=bounds[0],
+                    end=bounds[1],
+                    actor=args.actor,
+                    camera_id=args.camera,
+                    action=args.action,
+                    after_seq=after,
+                )
+                if not entries:
+                    break
+                writer.writerows(attrs.astuple(entry) for entry in entries)
+                count += len(entries)
+                after = entries[-1].seq
+        finally:
+            await db.close()
+        print(f"{count} audit entries exported", file=sys.stderr)
+        return EXIT_OK
+
+    try:
+        if args.out is None:
+            return asyncio.run(export(sys.stdout))
+        with args.out.open("w", encoding="utf-8", newline="") as out:
+            return asyncio.run(export(out))
+    except (DatabaseError, OSError) as err:
+        print(f"cityhub audit export: {err}", file=sys.stderr)
+        return EXIT_FAILURE
+
+
 def _add_audit_commands(
     sub: argparse._SubParsersAction[argparse.ArgumentParser],
     add_config_arg: Callable[[argparse.ArgumentParser], None],
 ) -> None:
     audit = sub.add_parser(
         "audit",
-        help="check the audit log",
+        help="check or export the audit log",
         description="The audit log: who did what, on which camera, when (hash-chained).",
     )
     actions = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
@@ -186,6 +263,22 @@ def _add_audit_commands(
     )
     add_config_arg(verify)
     verify.set_defaults(func=cmd_audit_verify)
+    export = actions.add_parser(
+        "export",
+        help="write audit entries as CSV",
+        description="Write the audit entries matching every filter given as CSV (one row per "
+        "entry, every column, hashes included), to --out or standard output. Times without "
+        "an offset are in the hub's time zone; --to is excluded.",
+    )
+    add_config_arg(export)
+    export.add_argument("--csv", action="store_true", help="CSV (the only format for now)")
+    export.add_argument("--from", dest="start", metavar="ISO", help="entries from this time")
+    export.add_argument("--to", dest="end", metavar="ISO", help="entries before this time")
+    export.add_argument("--camera", metavar="ID", help="entries about this camera")
+    export.add_argument("--actor", metavar="WHO", help="user:NAME, automation:ID or system")
+    export.add_argument("--action", metavar="ACTION", help="ptz.move, or ptz.* for a domain")
+    export.add_argument("--out", type=Path, metavar="FILE", help="write here, not to stdout")
+    export.set_defaults(func=cmd_audit_export)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -4,7 +4,9 @@ by ``verify`` and by ``cityhub audit verify``."""
 from __future__ import annotations
 
 import asyncio
+import csv
 import hashlib
+import io
 import itertools
 import json
 import shutil
@@ -196,7 +198,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_audit_verify_command_exit_codes(tmp_path: Path) -> None:
+def test_audit_verify_and_export_commands(tmp_path: Path) -> None:
     config_dir = tmp_path / "config"
     config_dir.mkdir()
     (config_dir / "cityhub.yaml").write_text(yaml.safe_dump({"hub": {"data_dir": "data"}}))
@@ -210,6 +212,31 @@ def test_audit_verify_command_exit_codes(tmp_path: Path) -> None:
     good = run_cli("audit", "verify", "-c", str(config_dir))
     assert good.returncode == 0, good.stderr
     assert good.stdout.startswith("OK: 4 audit entries, chain intact; last entry 4, hash ")
+
+    exported = run_cli("audit", "export", "--csv", "-c", str(config_dir), "--camera", "dome")
+    assert exported.returncode == 0, exported.stderr
+    rows = list(csv.DictReader(io.StringIO(exported.stdout)))
+    assert [(r["seq"], r["action"]) for r in rows] == [
+        ("1", "ptz.goto_preset"),
+        ("2", "recording.export"),
+        ("4", "camera.restart"),
+    ]
+    assert rows[1]["reason"] == "réquisition"
+    assert exported.stderr.strip() == "3 audit entries exported"
+    out = tmp_path / "audit.csv"
+    window = run_cli(
+        "audit", "export", "--csv", "-c", str(config_dir), "--action", "ptz.*",
+        "--from", "2026-11-22T10:01:00", "--out", str(out),
+    )  # fmt: skip
+    assert window.returncode == 0, window.stderr
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    # 10:01 in Paris is 09:01 UTC: the second ptz entry only.
+    assert [(r["seq"], r["actor"], r["camera_id"]) for r in rows] == [
+        ("3", "automation:night-alarm", "gare")
+    ]
+    bad_time = run_cli("audit", "export", "-c", str(config_dir), "--from", "yesterday")
+    assert bad_time.returncode == 1
+    assert "--from 'yesterday' is not an ISO-8601 time" in bad_time.stderr
 
     tampered = tamper(path, "UPDATE audit_log SET camera_id = 'gare' WHERE seq = 2")
     shutil.move(tampered, path)
