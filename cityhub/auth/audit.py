@@ -402,7 +402,11 @@ class AuditWriter:
             try:
                 event = await asyncio.wait_for(self._queue.get(), timeout)
             except TimeoutError:
-                await self._close_idle_bursts()
+                try:
+                    await self._close_idle_bursts()
+                except Exception:
+                    self.failed += 1
+                    _LOGGER.exception("Could not write the end of a ptz.move burst")
                 continue
             try:
                 await self._handle(event)
