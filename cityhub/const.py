@@ -59,6 +59,10 @@ no stop or dead-man ended it first (moves refused to a caller, say): a joystick 
 PTZ_COMMAND_TIMEOUT_S: Final = 10.0
 """Longest a PTZ driver call may take (seconds): calls of a camera run one at a time, so a
 device that never answers must not hold back the dead-man's stop for ever."""
+PTZ_MOVE_REFRESH_S: Final = 0.5
+"""While a joystick repeats the same ptz.move, the driver is told again at most this often
+(seconds): 2 device calls a second instead of 10, and a device-side move timeout of 1 s or
+more (a second dead-man in the camera itself) never cuts a move that is kept alive."""
 PTZ_STOP_RETRY_S: Final = 1.0
 """A dead-man stop the camera refused is tried again after this long (seconds), until it
 succeeds: a runaway head is the worst PTZ failure."""

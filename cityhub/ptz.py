@@ -10,9 +10,11 @@ priority (:func:`priority_of`) decides who steers:
   the holder for the camera's ``lock_timeout``): an idle lock is released, and anyone may take
   it. ``ptz.take`` and ``ptz.release`` take and give it back explicitly. Every change fires
   ``ptz.lock_changed``.
-- ``ptz.move`` starts a continuous move; a joystick repeats it every 100-200 ms. Repeats only
-  refresh a timestamp (the driver is called again only when the velocities change); the
-  *dead-man* stops the camera when no move came for ``deadman_timeout`` (1 s by default).
+- ``ptz.move`` starts a continuous move; a joystick repeats it every 100-200 ms. Repeats
+  refresh a timestamp; the driver is called again when the velocities change, and otherwise
+  at most every ``PTZ_MOVE_REFRESH_S`` (so a driver may give its device a move timeout of a
+  second or more as a second dead-man). The *dead-man* stops the camera when no move came
+  for ``deadman_timeout`` (1 s by default).
 - A *tour* runs through presets with dwell times, as a supervised task at the lowest priority:
   any other caller takes the camera over and the tour pauses; when the lock is released or
   idles out, the tour resumes at the step it was interrupted in.
@@ -53,6 +55,7 @@ from cityhub.const import (
     EVENT_PTZ_RETURNED_HOME,
     EVENT_PTZ_TOUR_CHANGED,
     PTZ_COMMAND_TIMEOUT_S,
+    PTZ_MOVE_REFRESH_S,
     PTZ_STOP_RETRY_S,
     PTZ_TOUR_OFFLINE_RETRY_S,
 )
@@ -224,6 +227,7 @@ class PtzController:
         self._lock_used = 0.0
         self._velocity: Velocity = _STOPPED
         self._last_move = 0.0
+        self._last_sent = 0.0
         self._stop_failures = 0
         self._last_activity = self._clock()
         self._at_home = False
@@ -274,10 +278,11 @@ class PtzController:
         now = self._clock()
         self._last_move = now
         self._note(context.origin, "move", now)
-        if velocity == self._velocity:
+        if velocity == self._velocity and now - self._last_sent < PTZ_MOVE_REFRESH_S:
             return
         started = not self.moving
         self._at_home = False
+        self._last_sent = now
         await self._call(lambda: driver.async_ptz_move(pan, tilt, zoom))
         self._velocity = velocity
         if started:

@@ -83,8 +83,10 @@ async def test_joystick_repeats_keep_the_move_alive_cheaply(
         repeats += 1
         await asyncio.sleep(0.1)
     assert repeats >= 10
-    # Same velocities: the driver was told once, and never stopped.
-    assert driver().commands() == [("move", -0.25, 0.5, 0.0)]
+    # Same velocities: the driver is told again only every PTZ_MOVE_REFRESH_S, never stopped.
+    calls = driver().commands()
+    assert set(calls) == {("move", -0.25, 0.5, 0.0)}
+    assert 2 <= len(calls) <= repeats // 2
 
     await hub.services.async_call("ptz", "move", {**data, "zoom": 0.2}, ALICE)
     assert driver().commands()[-1] == ("move", -0.25, 0.5, 0.2)
