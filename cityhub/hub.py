@@ -13,7 +13,8 @@ from typing import Any
 import voluptuous as vol
 
 from cityhub import __version__
-from cityhub.api import Notification, StorageBackend
+from cityhub.api import CameraDriver, Notification, StorageBackend
+from cityhub.auth.audit import AuditLog, AuditWriter
 from cityhub.auth.sessions import Sessions
 from cityhub.auth.users import FIRST_ADMIN, Users
 from cityhub.bus import Event, EventBus
@@ -37,6 +38,7 @@ from cityhub.media.retention import RetentionManager, RetentionSettings
 from cityhub.media.signing import SigningKey
 from cityhub.model import HubConfig
 from cityhub.plugins import Plugins
+from cityhub.ptz import PtzService, register_ptz_services
 from cityhub.services import ServiceCall, ServiceRegistry
 from cityhub.states import StateStore
 from cityhub.supervisor import Supervisor
@@ -86,6 +88,8 @@ class Hub:
         self.holds: Holds | None = None
         self.playback: Playback | None = None
         self.retention: RetentionManager | None = None
+        self.audit: AuditWriter | None = None
+        self.ptz: PtzService | None = None
         self.cameras: dict[str, CameraRuntime] = {}
         self.users: Users | None = None
         self.sessions: Sessions | None = None
@@ -129,12 +133,14 @@ class Hub:
             ("database", self._start_database),
             ("storage", self._start_storage),
             ("event log", self._start_event_log),
+            ("audit", self._start_audit),
             ("accounts", self._start_accounts),
             ("services", self._start_services),
             ("recording", self._start_recording),
             ("retention", self._start_retention),
             ("recording services", self._start_recording_services),
             ("cameras", self._start_cameras),
+            ("ptz", self._start_ptz),
             ("http", self._start_http),
         ]
         for name, start in stages:
@@ -225,6 +231,13 @@ class Hub:
                 _LOGGER.exception("Could not record event %s", event.event_type)
             finally:
                 queue.task_done()
+
+    async def _start_audit(self) -> None:
+        assert self.db is not None
+        writer = AuditWriter(AuditLog(self.db), self.bus)
+        writer.start()
+        self.audit = writer
+        self._stops.append(("audit", writer.async_stop))
 
     async def _start_services(self) -> None:
         unregister = [
@@ -337,6 +350,29 @@ class Hub:
             )
 
         self._stops.append(("cameras", stop))
+
+    async def _start_ptz(self) -> None:
+        def driver_of(camera_id: str) -> CameraDriver | None:
+            runtime = self.cameras.get(camera_id)
+            return runtime.driver if runtime is not None else None
+
+        ptz = PtzService(
+            self.config.cameras,
+            self.plugins.camera_drivers,
+            driver_of,
+            self.bus,
+            self.states,
+            self.supervisor,
+        )
+        unregister = register_ptz_services(self.services, ptz)
+        ptz.start()
+        self.ptz = ptz
+
+        async def stop() -> None:
+            unregister()
+            await ptz.async_stop(STAGE_TIMEOUT_S - 0.5)
+
+        self._stops.append(("ptz", stop))
 
     async def _start_http(self) -> None:
         from cityhub.web.server import HttpServer  # the web edge imports the core, not back

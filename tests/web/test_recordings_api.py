@@ -99,6 +99,19 @@ async def test_an_operator_sees_the_timeline_and_plays_the_footage_back(
     assert [e.event_type for e in events] == ["playback.started", "playback.stopped"]
     assert events[0].context.user == "j.martin"
     assert events[1].data["bytes"] > 0
+    # the audit trail has the login and the playback, with who, camera, range and address
+    assert hub.audit is not None
+    await hub.audit.async_flush()
+    entries = {e.action: e for e in await hub.audit.log.entries(actor="user:j.martin")}
+    assert {"auth.login", "playback.started", "playback.stopped"} <= set(entries)
+    played = entries["playback.started"]
+    assert played.camera_id == "mairie"
+    assert played.client == "127.0.0.1"
+    assert (played.start_ms, played.end_ms) == (
+        round(start.timestamp() * 1000),
+        round(end.timestamp() * 1000),
+    )
+    assert (await hub.audit.log.verify()).ok
 
 
 async def test_holds_and_exports_follow_the_roles(recorded: tuple[Hub, datetime, datetime]) -> None:
