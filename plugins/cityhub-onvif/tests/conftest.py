@@ -1,0 +1,57 @@
+"""Fixtures of the ONVIF driver's tests: simulated cameras and the driver set up on one."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from onvif_support import PASSWORD, USERNAME, DriverFactory, SimFactory, options_for
+
+from cityhub.testing import RecordingDriverHost
+from cityhub.testing.onvif import OnvifSimulator
+from cityhub_onvif.driver import OnvifCamera
+
+
+@pytest_asyncio.fixture
+async def make_sim() -> AsyncIterator[SimFactory]:
+    """``await make_sim(**kwargs)``: a started simulator (no video unless asked), stopped after."""
+    started: list[OnvifSimulator] = []
+
+    async def make(**kwargs: Any) -> OnvifSimulator:
+        kwargs.setdefault("video", False)
+        sim = OnvifSimulator(username=USERNAME, password=PASSWORD, **kwargs)
+        await sim.start()
+        started.append(sim)
+        return sim
+
+    yield make
+    for sim in reversed(started):
+        await sim.stop()
+
+
+@pytest_asyncio.fixture
+async def make_driver(tmp_path: Path) -> AsyncIterator[DriverFactory]:
+    """``await make_driver(sim, **options)``: the driver set up on ``sim``, torn down after."""
+    drivers: list[OnvifCamera] = []
+
+    async def make(
+        sim: OnvifSimulator, driver_type: type[OnvifCamera] = OnvifCamera, **extra: Any
+    ) -> OnvifCamera:
+        host = RecordingDriverHost(cache_dir=tmp_path)
+        driver = driver_type(host, options_for(sim, **extra))
+        await driver.async_setup()
+        drivers.append(driver)
+        return driver
+
+    yield make
+    for driver in drivers:
+        await driver.async_teardown()
+
+
+@pytest.fixture
+def host(tmp_path: Path) -> RecordingDriverHost:
+    """A driver host without a hub, keeping the attributes a driver publishes."""
+    return RecordingDriverHost(cache_dir=tmp_path)
