@@ -15,21 +15,16 @@ from cityhub.testing.onvif import OnvifSimulator
 from cityhub_onvif.driver import OnvifCamera
 
 
-@pytest_asyncio.fixture
-async def make_sim() -> AsyncIterator[SimFactory]:
-    """``await make_sim(**kwargs)``: a started simulator (no video unless asked), stopped after."""
-    started: list[OnvifSimulator] = []
+@pytest.fixture
+def make_sim(onvif_simulator_factory: SimFactory) -> SimFactory:
+    """``await make_sim(**kwargs)``: a started simulator (``cityhub.testing``'s factory) with
+    this suite's credentials and, unless asked, no video (encoding costs CPU)."""
 
     async def make(**kwargs: Any) -> OnvifSimulator:
         kwargs.setdefault("video", False)
-        sim = OnvifSimulator(username=USERNAME, password=PASSWORD, **kwargs)
-        await sim.start()
-        started.append(sim)
-        return sim
+        return await onvif_simulator_factory(username=USERNAME, password=PASSWORD, **kwargs)
 
-    yield make
-    for sim in reversed(started):
-        await sim.stop()
+    return make
 
 
 @pytest_asyncio.fixture
