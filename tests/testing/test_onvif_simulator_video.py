@@ -131,7 +131,7 @@ async def test_the_picture_follows_a_pan(
     assert sim.position.rounded() == PtzPosition(0.4, 0.0, 0.0)
 
 
-async def test_restart_drops_the_viewers_and_serves_again(
+async def test_viewers_share_one_pipeline_and_a_restart_drops_them(
     onvif_simulator: OnvifSimulator, camera: ONVIFCamera
 ) -> None:
     sim = onvif_simulator
@@ -150,11 +150,16 @@ async def test_restart_drops_the_viewers_and_serves_again(
 
     watcher = asyncio.create_task(asyncio.to_thread(watch))
     watcher.add_done_callback(lambda _: ended.set())
-    await asyncio.sleep(0.5)
+    _, (second,) = await asyncio.to_thread(read_frames, url)  # a second viewer meanwhile
+    assert sim.rtsp_server is not None
+    path = sim.rtsp_path("sub")
+    shared = (await asyncio.to_thread(sim.rtsp_server.status))[path]
 
     await sim.restart()
     await asyncio.wait_for(ended.wait(), 15.0)
     _, (picture,) = await asyncio.to_thread(read_frames, url)
 
-    assert picture.size == (320, 180)
+    assert second.size == picture.size == (320, 180)
+    assert shared.created == 1  # both viewers were served by the one pipeline
+    assert shared.clients >= 1  # the watcher, still there
     assert sim.reboots == 1

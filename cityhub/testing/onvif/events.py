@@ -123,9 +123,11 @@ class EventsService:
         )
         self.state[(topic, message.source)] = message
         now = self.sim.device_time()
-        for subscription in list(self.subscriptions.values()):
+        for sid, subscription in list(self.subscriptions.items()):
             if subscription.termination > now:
                 subscription.push(message)
+            else:
+                del self.subscriptions[sid]  # expired: forgotten, as a camera does
         return message
 
     def drop_all(self) -> None:

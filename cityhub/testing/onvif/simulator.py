@@ -357,6 +357,11 @@ class OnvifSimulator:
             task.cancel()
         self.events.drop_all()
         video, self._video = self._video, None
+        server = self.rtsp_server
+        if video is not None and server is not None and not self._own_rtsp and server.running:
+            for profile in self.profiles:  # a shared server: drop this camera's viewers
+                with contextlib.suppress(Exception):
+                    await asyncio.to_thread(server.stop_path, self.rtsp_path(profile.token))
         if video is not None:
             await asyncio.to_thread(video.stop)
         if self._own_rtsp and self.rtsp_server is not None:
