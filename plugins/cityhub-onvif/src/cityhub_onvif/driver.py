@@ -223,6 +223,8 @@ class OnvifCamera(CameraDriver):
         self._node: PtzNode | None = None
         self._snapshot_uri: str | None = None
         self._unknown_topics: set[str] = set()
+        self.pullpoint: PullPointLoop | None = None
+        """The running event loop (its counters tell how subscriptions fare), once started."""
         self.supported: frozenset[str] = frozenset()
         """What this device supports (names from :data:`SUPPORTED`), known after set-up."""
         self.device_info: Mapping[str, str] = {}
@@ -598,7 +600,8 @@ class OnvifCamera(CameraDriver):
             if event is not None:
                 emit(event)
 
-        await PullPointLoop(self._device, on_message, self.logger, self._timeout).async_run()
+        self.pullpoint = PullPointLoop(self._device, on_message, self.logger, self._timeout)
+        await self.pullpoint.async_run()
 
     # --- privacy masks --------------------------------------------------------------------
 

@@ -51,8 +51,10 @@ class PullPointLoop:
         self._logger = logger
         self._timeout = timeout
         self._loop = asyncio.get_running_loop()
+        self.attempts = 0
+        """Subscriptions tried so far, made or not (counters are for diagnostics and tests)."""
         self.subscriptions = 0
-        """Subscriptions made so far (a counter for diagnostics and tests)."""
+        """Subscriptions made so far."""
         self.messages = 0
         """Messages pulled so far."""
         self.pulls = 0
@@ -94,6 +96,7 @@ class PullPointLoop:
     async def _async_subscription(self) -> None:
         """One subscription from creation until it fails (it raises) or the loop is cancelled."""
         device = self._device
+        self.attempts += 1
         events = await device.create_events_service()
         result = await self._call(
             events.CreatePullPointSubscription(
