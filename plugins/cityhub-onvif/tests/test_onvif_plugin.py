@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import subprocess
+import sys
+
 from cityhub.api import DiscoveryMatcher
 from cityhub.plugins import Plugins
 from cityhub_onvif.driver import OnvifCamera
@@ -22,3 +26,14 @@ def test_entry_point_provides_the_driver_and_the_discovery_matcher() -> None:
         )
         in matchers
     )
+
+
+def test_importing_the_driver_leaves_logging_alone() -> None:
+    # A fresh interpreter: the ONVIF client library calls logging.basicConfig on import.
+    code = (
+        "import logging, cityhub_onvif.plugin; root = logging.getLogger(); "
+        "print(len(root.handlers), root.level)"
+    )
+    command = [sys.executable, "-c", code]
+    result = subprocess.run(command, capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["0", str(logging.WARNING)]

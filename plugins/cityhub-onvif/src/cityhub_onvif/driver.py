@@ -21,7 +21,6 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import aiohttp
 import attrs
 import voluptuous as vol
-from onvif import ONVIFCamera
 
 from cityhub.api import (
     AuthenticationError,
@@ -36,6 +35,7 @@ from cityhub.api import (
     PTZPosition,
     StreamProfile,
 )
+from cityhub_onvif.client import ONVIFCamera
 from cityhub_onvif.const import (
     DEFAULT_PORT,
     DEFAULT_TIMEOUT_S,

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 
 import aiohttp
-from onvif.exceptions import ONVIFAuthError, ONVIFError
 from zeep.exceptions import Fault, TransportError, XMLParseError
+
+from cityhub_onvif.client import ONVIFAuthError, ONVIFError
 
 NETWORK_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
