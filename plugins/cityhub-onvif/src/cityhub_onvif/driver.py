@@ -303,6 +303,7 @@ class OnvifCamera(CameraDriver):
                 self.options["username"],
                 self.options["password"],
                 self._timeout,
+                clock_offset=lambda: getattr(device, "dt_diff", None),
             )
             if await self._async_masks_supported():
                 supported.add("privacy_masks")

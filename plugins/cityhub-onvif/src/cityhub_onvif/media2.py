@@ -11,7 +11,8 @@ the sixth decimal (a millionth of the picture).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -58,7 +59,12 @@ def _fault_from(body: Any) -> Fault | None:
 
 
 class Media2Client:
-    """Calls Media2 operations on one device's Media2 address."""
+    """Calls Media2 operations on one device's Media2 address.
+
+    ``clock_offset`` gives the device's clock minus ours, which the UsernameToken's
+    ``Created`` stamp follows (devices refuse stamps far from their own clock), as the ONVIF
+    client does for the other services.
+    """
 
     def __init__(
         self,
@@ -67,8 +73,10 @@ class Media2Client:
         username: str,
         password: str,
         timeout: float,
+        clock_offset: Callable[[], timedelta | None] = lambda: None,
     ) -> None:
         self._session = session
+        self._clock_offset = clock_offset
         self._address = address
         self._username = username
         self._password = password
@@ -79,8 +87,9 @@ class Media2Client:
         envelope = etree.Element(_q("env", "Envelope"), nsmap=_NSMAP)
         etree.SubElement(envelope, _q("env", "Header"))
         etree.SubElement(envelope, _q("env", "Body")).append(body)
+        created = datetime.now(UTC) + (self._clock_offset() or timedelta())
         token = UsernameToken(  # type: ignore[no-untyped-call]
-            self._username, self._password, use_digest=True
+            self._username, self._password, use_digest=True, created=created, zulu_timestamp=True
         )
         token.apply(envelope, {})  # type: ignore[no-untyped-call]
         data = etree.tostring(envelope, xml_declaration=True, encoding="utf-8")
