@@ -772,6 +772,24 @@ async def test_restart_keeps_presets_and_drops_subscriptions(
     assert [p.token for p in presets] == [token]
 
 
+async def test_system_reboot_comes_back_on_the_same_port(
+    onvif_simulator_factory: Factory, camera_for: CameraFor
+) -> None:
+    sim = await onvif_simulator_factory(video=False, reboot_downtime_s=0.3)
+    camera = await camera_for(sim)
+    device = await camera.create_devicemgmt_service()
+
+    reply = await device.SystemReboot()
+    deadline = time.monotonic() + 10
+    while sim.reboots == 0 or not sim.running:
+        assert time.monotonic() < deadline, "the device did not come back"
+        await asyncio.sleep(0.05)
+    info = await device.GetDeviceInformation()
+
+    assert reply == "Rebooting"
+    assert info.Manufacturer == "Cityhub"
+
+
 async def test_offline_device_refuses_connections_until_back(
     sim: OnvifSimulator, camera_for: CameraFor
 ) -> None:

@@ -99,6 +99,14 @@ async def test_stream_uris_serve_h264_at_each_profile_size(
     assert read_marker(main[1][0]) is not None
     assert sim.frames_encoded["main"] > 0
     assert sim.frames_encoded["sub"] > 0
+    # Nobody watches any more: the encoders stop within seconds.
+    deadline = time.monotonic() + 15
+    while True:
+        before = sim.frames_encoded
+        await asyncio.sleep(1.0)
+        if sim.frames_encoded == before:
+            break
+        assert time.monotonic() < deadline, "the encoders kept running without viewers"
 
 
 async def test_the_picture_follows_a_pan(

@@ -176,8 +176,8 @@ class DeviceService:
         )
 
     def SystemReboot(self, request: SoapRequest) -> str:
-        """Reboot: the device goes away for ``reboot_seconds`` and comes back."""
-        self.sim.schedule_reboot()
+        """Reboot: the device goes away for ``reboot_downtime_s`` and comes back."""
+        self.sim.schedule_reboot(self.sim.reboot_downtime_s)
         return (
             "<tds:SystemRebootResponse><tds:Message>Rebooting</tds:Message>"
             "</tds:SystemRebootResponse>"

@@ -119,6 +119,7 @@ class OnvifSimulator:
         auth_max_skew_s: float | None = None,
         rtsp_auth: bool = True,
         snapshot_auth: str = "digest",
+        reboot_downtime_s: float = 2.0,
     ) -> None:
         if snapshot_auth not in ("digest", "basic", "none"):
             raise ValueError(
@@ -150,6 +151,8 @@ class OnvifSimulator:
         self.auth_max_skew_s = auth_max_skew_s
         self.rtsp_auth = rtsp_auth
         self.snapshot_auth = snapshot_auth
+        self.reboot_downtime_s = reboot_downtime_s
+        """How long SystemReboot keeps the device away."""
         gop = max(1, round(fps))
         self.profiles = [
             MediaProfile("main", "Main stream", *main_size, fps, 1_000_000, gop),
