@@ -543,6 +543,7 @@ async def test_absolute_and_relative_moves_travel_at_finite_speed(
         {
             "ProfileToken": "main",
             "Position": {"PanTilt": {"x": -0.5, "y": 0.25}, "Zoom": {"x": 0.5}},
+            "Speed": {"PanTilt": {"x": 0.5, "y": 0.5}},
         }
     )
     on_the_way, status = await status_of(ptz)
@@ -560,7 +561,7 @@ async def test_absolute_and_relative_moves_travel_at_finite_speed(
         await ptz.AbsoluteMove({"ProfileToken": "main", "Position": {"PanTilt": {"x": 3, "y": 0}}})
 
     assert status == "MOVING"
-    assert on_the_way.pan > -0.45  # one second at 0.5 units/s from 0: not there at once
+    assert on_the_way.pan > -0.45  # 2 s at half speed (0.25 units/s): not there at once
     assert arrived.rounded() == PtzPosition(-0.5, 0.25, 0.5)
     assert sim.position.rounded() == PtzPosition(-0.25, 0.25, 0.25)
     assert "InvalidArgVal" in subcodes(refused.value)
@@ -700,7 +701,7 @@ async def test_subscription_expires_and_renew_extends_it(
     camera = await camera_for(sim)
     events = await camera.create_events_service()
     short = await events.CreatePullPointSubscription({"InitialTerminationTime": "PT1S"})
-    renewed = await events.CreatePullPointSubscription({"InitialTerminationTime": "PT1S"})
+    renewed = await events.CreatePullPointSubscription({"InitialTerminationTime": "PT2S"})
     short_url = short.SubscriptionReference.Address._value_1
     renewed_url = renewed.SubscriptionReference.Address._value_1
     namespace = "http://www.onvif.org/ver10/events/wsdl/PullPointSubscription"
@@ -708,7 +709,7 @@ async def test_subscription_expires_and_renew_extends_it(
     camera.xaddrs[namespace] = renewed_url
     renew_manager = await camera.create_subscription_service("PullPointSubscription")
     reply = await renew_manager.Renew("PT30S")
-    await asyncio.sleep(1.3)
+    await asyncio.sleep(2.3)  # past both initial termination times
     renewed_pull = await (await camera.create_pullpoint_service()).PullMessages(
         {"MessageLimit": 1, "Timeout": "PT0S"}
     )

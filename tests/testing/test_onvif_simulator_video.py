@@ -124,7 +124,7 @@ async def test_the_picture_follows_a_pan(
     while (await ptz.GetStatus({"ProfileToken": "main"})).MoveStatus.PanTilt != "IDLE":
         assert time.monotonic() < deadline
         await asyncio.sleep(0.1)
-    _, pictures = await asyncio.to_thread(read_frames, url, 2)
+    _, pictures = await asyncio.to_thread(read_frames, url, 3)
     after = pictures[-1]
 
     seen_before, seen_after = read_marker(before), read_marker(after)
