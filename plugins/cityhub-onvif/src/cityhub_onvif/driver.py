@@ -21,6 +21,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import aiohttp
 import attrs
 import voluptuous as vol
+from zeep.exceptions import Fault
 
 from cityhub.api import (
     AuthenticationError,
@@ -396,7 +397,17 @@ class OnvifCamera(CameraDriver):
                 ptz.GetConfiguration({"PTZConfigurationToken": self._main.ptz_configuration})
             )
             node_token = _get(configuration, "NodeToken")
-        node = _read_node(await self._call(ptz.GetNode({"NodeToken": node_token})))
+        try:
+            node = _read_node(await self._call(ptz.GetNode({"NodeToken": node_token})))
+        except Fault as err:
+            if is_auth_error(err):
+                raise
+            self.logger.warning(
+                "PTZ node %s unreadable (%s): PTZ left off for this camera",
+                node_token,
+                describe(err),
+            )
+            return
         self._node = node
         if node.continuous_pan_tilt or node.continuous_zoom:
             supported.add("ptz")
