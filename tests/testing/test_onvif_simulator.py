@@ -170,6 +170,30 @@ async def test_wrong_password_gets_not_authorized_and_is_counted(
     assert sim.calls["Device.GetServices"] == 1
 
 
+async def test_not_authorized_comes_with_http_400_or_as_configured_401(
+    onvif_simulator_factory: Factory,
+) -> None:
+    statuses = []
+    for configured in (None, 401):
+        options = {} if configured is None else {"not_authorized_status": configured}
+        sim = await onvif_simulator_factory(video=False, **options)
+        envelope = (
+            '<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"'
+            ' xmlns:tds="http://www.onvif.org/ver10/device/wsdl">'
+            f"<s:Header>{username_token(USER, 'wrong')}</s:Header>"
+            "<s:Body><tds:GetDeviceInformation/></s:Body></s:Envelope>"
+        )
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(sim.device_url, data=envelope.encode()) as response,
+        ):
+            statuses.append(response.status)
+            assert "ter:NotAuthorized" in await response.text()
+        assert sim.auth_failures == 1
+
+    assert statuses == [400, 401]
+
+
 async def test_password_text_is_accepted_and_checked_too(
     sim: OnvifSimulator, camera_for: CameraFor
 ) -> None:
@@ -317,13 +341,15 @@ def username_token(user: str, password: str) -> str:
     )
 
 
-async def media2(sim: OnvifSimulator, body: str, password: str = PASSWORD) -> tuple[int, Any]:
-    """Post one Media2 request; the HTTP status and the parsed response envelope."""
+async def post_soap(url: str, body: str, password: str = PASSWORD) -> tuple[int, Any]:
+    """Post one request signed with a UsernameToken; the HTTP status and the parsed reply."""
     import xml.etree.ElementTree as ET
 
     envelope = (
         '<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"'
         ' xmlns:tr2="http://www.onvif.org/ver20/media/wsdl"'
+        ' xmlns:tev="http://www.onvif.org/ver10/events/wsdl"'
+        ' xmlns:wsnt="http://docs.oasis-open.org/wsn/b-2"'
         ' xmlns:tt="http://www.onvif.org/ver10/schema">'
         f"<s:Header>{username_token(USER, password)}</s:Header><s:Body>{body}</s:Body>"
         "</s:Envelope>"
@@ -331,12 +357,17 @@ async def media2(sim: OnvifSimulator, body: str, password: str = PASSWORD) -> tu
     async with (
         aiohttp.ClientSession() as session,
         session.post(
-            sim.service_url("media2"),
+            url,
             data=envelope.encode(),
             headers={"Content-Type": "application/soap+xml; charset=utf-8"},
         ) as response,
     ):
         return response.status, ET.fromstring(await response.read())
+
+
+async def media2(sim: OnvifSimulator, body: str, password: str = PASSWORD) -> tuple[int, Any]:
+    """Post one Media2 request; the HTTP status and the parsed response envelope."""
+    return await post_soap(sim.service_url("media2"), body, password)
 
 
 NS = {
@@ -693,6 +724,35 @@ async def test_pull_messages_honours_message_limit_and_timeout(
     assert items(second.NotificationMessage[0], "Source") == {"InputToken": "2"}
     assert empty.NotificationMessage == []
     assert 0.4 < waited < 3.0
+
+
+async def test_topic_filter_lets_only_the_chosen_topics_through(sim: OnvifSimulator) -> None:
+    # Any prefix bound to the topics namespace will do; //. takes the subtopics too.
+    status, created = await post_soap(
+        sim.service_url("events"),
+        "<tev:CreatePullPointSubscription><tev:Filter><wsnt:TopicExpression"
+        ' xmlns:t="http://www.onvif.org/ver10/topics"'
+        ' Dialect="http://www.onvif.org/ver10/tev/topicExpression/ConcreteSet">'
+        "t:VideoSource/MotionAlarm|t:Device//.</wsnt:TopicExpression></tev:Filter>"
+        "<tev:InitialTerminationTime>PT60S</tev:InitialTerminationTime>"
+        "</tev:CreatePullPointSubscription>",
+    )
+    assert status == 200
+    address = created.findtext(".//{http://www.w3.org/2005/08/addressing}Address")
+    assert address is not None
+
+    sim.fire_motion(active=True)  # MotionAlarm passes, the cell motion detector does not
+    sim.fire_tampering(active=True)  # filtered out
+    sim.fire_input(active=True)  # under Device//.
+    status, pulled = await post_soap(
+        address,
+        "<tev:PullMessages><tev:Timeout>PT1S</tev:Timeout>"
+        "<tev:MessageLimit>10</tev:MessageLimit></tev:PullMessages>",
+    )
+
+    assert status == 200
+    topics = [t.text for t in pulled.iterfind(".//{http://docs.oasis-open.org/wsn/b-2}Topic")]
+    assert topics == ["tns1:VideoSource/MotionAlarm", "tns1:Device/Trigger/DigitalInput"]
 
 
 async def test_subscription_expires_and_renew_extends_it(

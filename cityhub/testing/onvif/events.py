@@ -14,6 +14,8 @@ import attrs
 from cityhub.testing.onvif.soap import (
     SoapFault,
     SoapRequest,
+    attr,
+    child,
     esc,
     format_time,
     parse_duration,
@@ -42,6 +44,7 @@ TOPICS: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
 }
 """Each supported topic with its source item and its data item (name, type)."""
 CONCRETE_SET = "http://www.onvif.org/ver10/tev/topicExpression/ConcreteSet"
+CONCRETE = "http://docs.oasis-open.org/wsn/t-1/TopicExpression/Concrete"
 DEFAULT_TERMINATION_S = 60.0
 MAX_QUEUE = 1000
 """Messages a subscription keeps unread; older ones are dropped past that, as on a camera."""
@@ -78,15 +81,32 @@ class EventMessage:
 class Subscription:
     """A PullPoint subscription: a queue, a termination time and a wake-up for long polls."""
 
-    def __init__(self, sid: str, termination: dt.datetime) -> None:
+    def __init__(
+        self, sid: str, termination: dt.datetime, topics: tuple[tuple[str, bool], ...] = ()
+    ) -> None:
         self.id = sid
         self.termination = termination
+        self.topics = topics
+        """The filter: (topic path without prefix, whether its subtopics match too); empty
+        for every topic."""
         self.queue: list[EventMessage] = []
         self.wakeup = asyncio.Event()
         self.pulls = 0
 
+    def wants(self, topic: str) -> bool:
+        """Whether the subscription's topic filter lets ``topic`` through."""
+        if not self.topics:
+            return True
+        path = _topic_path(topic)
+        return any(
+            path == wanted or (subtopics and path.startswith(wanted + "/"))
+            for wanted, subtopics in self.topics
+        )
+
     def push(self, message: EventMessage) -> None:
-        """Queue ``message`` and wake a waiting PullMessages."""
+        """Queue ``message`` (when the filter lets it through) and wake a waiting poll."""
+        if not self.wants(message.topic):
+            return
         self.queue.append(message)
         del self.queue[:-MAX_QUEUE]
         self.wakeup.set()
@@ -183,8 +203,7 @@ class EventsService:
             "</tev:TopicNamespaceLocation><wsnt:FixedTopicSet>true</wsnt:FixedTopicSet>"
             f"<wstop:TopicSet>{render(tree, '')}</wstop:TopicSet>"
             f"<wsnt:TopicExpressionDialect>{CONCRETE_SET}</wsnt:TopicExpressionDialect>"
-            "<wsnt:TopicExpressionDialect>http://docs.oasis-open.org/wsn/t-1/TopicExpression/Concrete"
-            "</wsnt:TopicExpressionDialect>"
+            f"<wsnt:TopicExpressionDialect>{CONCRETE}</wsnt:TopicExpressionDialect>"
             "<tev:MessageContentFilterDialect>http://www.onvif.org/ver10/tev/messageContentFilter/"
             "ItemFilter</tev:MessageContentFilterDialect>"
             "<tev:MessageContentSchemaLocation>http://www.onvif.org/onvif/ver10/schema/onvif.xsd"
@@ -203,7 +222,7 @@ class EventsService:
                 "wsntw:UnacceptableInitialTerminationTimeFault",
             )
         sid = secrets.token_hex(6)
-        subscription = Subscription(sid, termination)
+        subscription = Subscription(sid, termination, _topic_filter(request))
         self.subscriptions[sid] = subscription
         for message in self.state.values():
             subscription.push(attrs.evolve(message, operation="Initialized"))
@@ -292,3 +311,31 @@ class EventsService:
         for message in self.state.values():
             subscription.push(attrs.evolve(message, operation="Initialized"))
         return "<tev:SetSynchronizationPointResponse/>"
+
+
+def _topic_path(topic: str) -> str:
+    """``VideoSource/MotionAlarm`` of ``tns1:VideoSource/MotionAlarm`` (any prefix)."""
+    return "/".join(part.split(":", 1)[-1] for part in topic.strip().split("/"))
+
+
+def _topic_filter(request: SoapRequest) -> tuple[tuple[str, bool], ...]:
+    """The topics a CreatePullPointSubscription's Filter/TopicExpression asks for.
+
+    Concrete or ConcreteSet expressions: alternatives joined by ``|``, a trailing ``//.``
+    taking the subtopics too; other dialects are refused with InvalidFilterFault.
+    """
+    expression = child(child(request.body, "Filter"), "TopicExpression")
+    if expression is None or not (expression.text or "").strip():
+        return ()
+    dialect = attr(expression, "Dialect") or CONCRETE_SET
+    if dialect not in (CONCRETE_SET, CONCRETE):
+        raise SoapFault(
+            f"topic expression dialect {dialect} is not supported", "wsntw:InvalidFilterFault"
+        )
+    topics = []
+    for alternative in (expression.text or "").split("|"):
+        subtopics = alternative.strip().endswith("//.")
+        path = _topic_path(alternative.strip().removesuffix("//."))
+        if path:
+            topics.append((path, subtopics))
+    return tuple(topics)

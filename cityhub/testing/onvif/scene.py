@@ -76,7 +76,13 @@ class Scene:
     """The wide scene, drawn once, and the frames cropped from it."""
 
     def __init__(self, width: int, height: int, seed: int = 7) -> None:
-        from PIL import Image, ImageDraw
+        try:
+            from PIL import Image, ImageDraw
+        except ImportError as err:
+            raise ImportError(
+                "the ONVIF simulator draws its picture with Pillow, which is not installed: "
+                "pip install pillow (or use video=False and no snapshots)"
+            ) from err
 
         self.size = (width * SCALE, height * SCALE)
         w, h = self.size

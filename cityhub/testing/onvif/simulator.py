@@ -120,6 +120,7 @@ class OnvifSimulator:
         rtsp_auth: bool = True,
         snapshot_auth: str = "digest",
         reboot_downtime_s: float = 2.0,
+        not_authorized_status: int = 400,
     ) -> None:
         if snapshot_auth not in ("digest", "basic", "none"):
             raise ValueError(
@@ -152,6 +153,8 @@ class OnvifSimulator:
         self.rtsp_auth = rtsp_auth
         self.snapshot_auth = snapshot_auth
         self.reboot_downtime_s = reboot_downtime_s
+        self.not_authorized_status = not_authorized_status
+        """The HTTP status of NotAuthorized faults: 400 as ONVIF says, 401 as some cameras do."""
         """How long SystemReboot keeps the device away."""
         gop = max(1, round(fps))
         self.profiles = [
@@ -556,7 +559,9 @@ class OnvifSimulator:
         )
         if why is not None:
             self.auth_failures += 1
-            raise SoapFault(f"Sender not authorized: {why}", "NotAuthorized")
+            raise SoapFault(
+                f"Sender not authorized: {why}", "NotAuthorized", status=self.not_authorized_status
+            )
 
     async def _async_run(
         self, service: object, service_name: str, operation: str, soap: SoapRequest, sid: str | None
