@@ -696,6 +696,23 @@ async def test_pull_point_receives_a_fired_motion_event_within_a_second(
     assert sim.events.subscriptions == {}
 
 
+async def test_events_fired_from_another_thread_arrive(
+    sim: OnvifSimulator, camera_for: CameraFor
+) -> None:
+    camera = await camera_for(sim)
+    manager = await camera.create_pullpoint_manager(dt.timedelta(seconds=60), lambda: None)
+    pullpoint = manager.get_service()
+    try:
+        poll = asyncio.create_task(pullpoint.PullMessages({"MessageLimit": 10, "Timeout": "PT20S"}))
+        await asyncio.sleep(0.3)
+        await asyncio.to_thread(sim.fire_input, True, "input_2")
+        reply = await asyncio.wait_for(poll, 5.0)
+    finally:
+        await manager.shutdown()
+
+    assert [items(m, "Source") for m in reply.NotificationMessage] == [{"InputToken": "input_2"}]
+
+
 async def test_pull_messages_honours_message_limit_and_timeout(
     sim: OnvifSimulator, camera_for: CameraFor
 ) -> None:

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import secrets
+import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -121,6 +122,8 @@ class EventsService:
         self.state: dict[tuple[str, tuple[tuple[str, str], ...]], EventMessage] = {}
         """The last message per topic and source: what a synchronization point repeats."""
         self._polls: set[asyncio.Task[Any]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread = 0
 
     def cut_polls(self) -> None:
         """Cancel the waiting PullMessages requests: their connections drop unanswered, as
@@ -137,18 +140,30 @@ class EventsService:
         data: Mapping[str, str],
         operation: str = "Changed",
     ) -> EventMessage:
-        """Send a message to every live subscription."""
+        """Send a message to every live subscription (from any thread: the delivery then
+        happens in the event loop)."""
         message = EventMessage(
             topic, self.sim.device_time(), tuple(source.items()), tuple(data.items()), operation
         )
-        self.state[(topic, message.source)] = message
+        loop = self._loop
+        if loop is not None and not loop.is_closed() and threading.get_ident() != self._thread:
+            loop.call_soon_threadsafe(self._deliver, message)
+        else:
+            self._deliver(message)
+        return message
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Deliver messages fired from other threads in ``loop`` (the one serving)."""
+        self._loop, self._thread = loop, threading.get_ident()
+
+    def _deliver(self, message: EventMessage) -> None:
+        self.state[(message.topic, message.source)] = message
         now = self.sim.device_time()
         for sid, subscription in list(self.subscriptions.items()):
             if subscription.termination > now:
                 subscription.push(message)
             else:
                 del self.subscriptions[sid]  # expired: forgotten, as a camera does
-        return message
 
     def drop_all(self) -> None:
         """Forget every subscription (a reboot), waking their pollers."""

@@ -300,12 +300,12 @@ class OnvifSimulator:
     def fire_event(
         self, topic: str, source: Mapping[str, str], data: Mapping[str, str]
     ) -> EventMessage:
-        """Send a notification on ``topic`` (``tns1:...``) to every subscription (loop only)."""
+        """Send a notification on ``topic`` (``tns1:...``) to every subscription."""
         return self.events.fire(topic, source, data)
 
     def fire_motion(self, active: bool = True) -> None:
         """Motion starts or stops: both MotionAlarm and the cell motion detector, as cameras
-        send (loop only)."""
+        send."""
         value = "true" if active else "false"
         self.events.fire(MOTION_ALARM, {"Source": VIDEO_SOURCE_TOKEN}, {"State": value})
         self.events.fire(
@@ -319,12 +319,12 @@ class OnvifSimulator:
         )
 
     def fire_tampering(self, active: bool = True) -> None:
-        """The picture is covered or turned away (global scene change) or back (loop only)."""
+        """The picture is covered or turned away (global scene change), or back."""
         value = "true" if active else "false"
         self.events.fire(TAMPERING, {"Source": VIDEO_SOURCE_TOKEN}, {"State": value})
 
     def fire_input(self, active: bool = True, token: str = "input_1") -> None:  # noqa: S107
-        """A digital input closes or opens (loop only)."""
+        """A digital input closes or opens."""
         value = "true" if active else "false"
         self.events.fire(DIGITAL_INPUT, {"InputToken": token}, {"LogicalState": value})
 
@@ -334,6 +334,7 @@ class OnvifSimulator:
         """Listen (and start the live video the first time); returns once it answers."""
         if self._runner is not None:
             return
+        self.events.bind(asyncio.get_running_loop())
         if self.video and self._video is None:
             await self._async_start_video()
         app = web.Application(client_max_size=1 << 20)
