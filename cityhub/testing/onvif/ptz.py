@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import secrets
 import threading
 import time
 import xml.etree.ElementTree as ET
@@ -482,8 +481,3 @@ class PtzService:
         self._profile(request)
         self.sim.home = self.sim.head.position
         return "<tptz:SetHomePositionResponse/>"
-
-
-def random_token(prefix: str) -> str:
-    """A fresh token such as ``preset_3f2a``."""
-    return f"{prefix}_{secrets.token_hex(3)}"

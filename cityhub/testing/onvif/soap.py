@@ -28,7 +28,6 @@ __all__ = [
     "check_username_token",
     "envelope",
     "fault_envelope",
-    "format_duration",
     "format_time",
     "parse_duration",
     "parse_request",
@@ -56,9 +55,6 @@ NAMESPACES = {
     "wsntw": "http://docs.oasis-open.org/wsn/bw-2",
     "wsrf-rw": "http://docs.oasis-open.org/wsrf/rw-2",
 }
-SOAP_ENV = NAMESPACES["env"]
-WSSE = NAMESPACES["wsse"]
-WSU = NAMESPACES["wsu"]
 CONTENT_TYPE = "application/soap+xml; charset=utf-8"
 _DECLARATIONS = " ".join(f'xmlns:{prefix}="{uri}"' for prefix, uri in NAMESPACES.items())
 _DURATION = re.compile(
@@ -272,14 +268,6 @@ def parse_duration(value: str) -> float:
         + parts.get("seconds", 0.0)
     )
     return -seconds if match.group("sign") else seconds
-
-
-def format_duration(seconds: float) -> str:
-    """An xs:duration of ``seconds`` (``PT10S``)."""
-    whole = round(seconds)
-    if abs(seconds - whole) < 1e-6:
-        return f"PT{whole}S"
-    return f"PT{seconds:.3f}S"
 
 
 def parse_termination(value: str | None, now: dt.datetime, default_s: float) -> dt.datetime:
