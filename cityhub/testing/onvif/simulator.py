@@ -187,7 +187,6 @@ class OnvifSimulator:
         self._scene: Any = None
         self._nonces: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._closed = False
 
     # Addresses --------------------------------------------------------------------------
 
@@ -358,7 +357,11 @@ class OnvifSimulator:
                 await self._async_mount_video()
 
     async def stop(self) -> None:
-        """Close the port and stop the live video (and the RTSP server it started)."""
+        """Close the port and stop the live video (and the RTSP server it started).
+
+        With an ``rtsp_server`` given by the caller, the paths stay on that server (unmounted):
+        another simulator cannot serve video on the same port of it afterwards.
+        """
         await self._async_close_http()
         for task in list(self._tasks):
             task.cancel()
