@@ -884,6 +884,27 @@ async def test_offline_device_refuses_connections_until_back(
     assert sim.running
 
 
+async def test_listeners_hear_when_the_device_comes_and_goes() -> None:
+    heard: list[tuple[str, bool]] = []
+    sim = OnvifSimulator(video=False)
+    sim.listeners.append(lambda state: heard.append((state, sim.running)))
+    sim.listeners.append(lambda state: 1 / 0)  # a failing listener does not stop the others
+
+    async with sim:
+        await sim.restart()
+        await sim.go_offline()
+        await sim.go_online()
+
+    assert heard == [
+        ("online", True),
+        ("offline", False),
+        ("online", True),
+        ("offline", False),
+        ("online", True),
+        ("offline", False),
+    ]
+
+
 async def test_calls_are_counted_per_operation(sim: OnvifSimulator, camera_for: CameraFor) -> None:
     camera = await camera_for(sim)
     media = await camera.create_media_service()

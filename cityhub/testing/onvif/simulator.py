@@ -187,6 +187,10 @@ class OnvifSimulator:
         self._scene: Any = None
         self._nonces: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        self.listeners: list[Callable[[str], None]] = []
+        """Called with ``"online"`` once the device answers and ``"offline"`` when its port
+        closes (stop, restart, go_offline): where a WS-Discovery responder sends its Hello and
+        Bye. Called in the event loop; an exception in one is logged and ignored."""
 
     # Addresses --------------------------------------------------------------------------
 
@@ -355,6 +359,14 @@ class OnvifSimulator:
             self.port = int(sockets[0].getsockname()[1])
             if self._video is not None:
                 await self._async_mount_video()
+        self._notify("online")
+
+    def _notify(self, state: str) -> None:
+        for listener in list(self.listeners):
+            try:
+                listener(state)
+            except Exception:
+                _LOGGER.exception("an ONVIF simulator listener failed on %r", state)
 
     async def stop(self) -> None:
         """Close the port and stop the live video (and the RTSP server it started).
@@ -422,7 +434,8 @@ class OnvifSimulator:
         runner, self._runner = self._runner, None
         if runner is not None:
             self.events.cut_polls()
-            await runner.cleanup()  # pending long polls are cut off, as by a power cut
+            await runner.cleanup()
+            self._notify("offline")  # pending long polls are cut off, as by a power cut
 
     async def __aenter__(self) -> Self:
         await self.start()
