@@ -879,9 +879,18 @@ async def test_offline_device_refuses_connections_until_back(
         await device.GetDeviceInformation()
     await sim.go_online()
     info = await device.GetDeviceInformation()
+    await sim.outage(0.5)
+    with pytest.raises((aiohttp.ClientError, OSError)):
+        await device.GetDeviceInformation()
+    await wait_until(lambda: _running(sim))
+    again = await device.GetDeviceInformation()
 
-    assert info.Manufacturer == "Cityhub"
-    assert sim.running
+    assert info.Manufacturer == again.Manufacturer == "Cityhub"
+    assert sim.reboots == 0
+
+
+async def _running(sim: OnvifSimulator) -> bool:
+    return sim.running
 
 
 async def test_listeners_hear_when_the_device_comes_and_goes() -> None:

@@ -399,6 +399,18 @@ class OnvifSimulator:
         """Answer again after :meth:`go_offline`."""
         await self.start()
 
+    async def outage(self, seconds: float) -> None:
+        """Go offline now and come back by itself ``seconds`` later (returns once offline)."""
+        await self.go_offline()
+
+        async def back() -> None:
+            await asyncio.sleep(seconds)
+            await self.go_online()
+
+        task = asyncio.get_running_loop().create_task(back())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     async def restart(self, downtime_s: float = 0.0) -> None:
         """Reboot: the port closes, RTSP clients are dropped, every subscription is lost;
         after ``downtime_s`` it answers on the same port with the same presets and masks."""
