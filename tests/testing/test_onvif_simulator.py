@@ -8,6 +8,7 @@ import datetime as dt
 import hashlib
 import io
 import os
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -912,6 +913,36 @@ async def test_listeners_hear_when_the_device_comes_and_goes() -> None:
         ("online", True),
         ("offline", False),
     ]
+
+
+async def test_command_line_serves_until_quit() -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "cityhub.testing.onvif", "--port", "0", "--no-video",
+        "--manufacturer", "Demo", stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert process.stdin is not None
+    assert process.stdout is not None
+    try:
+        first = (await asyncio.wait_for(process.stdout.readline(), 30)).decode()
+        url = first.split("device service: ", 1)[1].strip()
+        port = int(url.split(":")[2].split("/")[0])
+        camera = ONVIFCamera("127.0.0.1", port, USER, PASSWORD)
+        try:
+            await camera.update_xaddrs()
+            info = await (await camera.create_devicemgmt_service()).GetDeviceInformation()
+        finally:
+            await camera.close()
+        process.stdin.write(b"motion on\nquit\n")
+        await process.stdin.drain()
+        code = await asyncio.wait_for(process.wait(), 30)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+    assert url.endswith("/onvif/device_service")
+    assert info.Manufacturer == "Demo"
+    assert code == 0
 
 
 async def test_calls_are_counted_per_operation(sim: OnvifSimulator, camera_for: CameraFor) -> None:
