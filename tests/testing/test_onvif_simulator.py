@@ -319,6 +319,28 @@ async def test_snapshot_is_a_real_jpeg_behind_digest_auth(
     assert sim.auth_failures == 1
 
 
+async def test_snapshot_with_basic_auth_as_some_cameras_ask(
+    onvif_simulator_factory: Factory, camera_for: CameraFor
+) -> None:
+    sim = await onvif_simulator_factory(video=False, snapshot_auth="basic")
+    camera = await camera_for(sim)
+
+    jpeg = await camera.get_snapshot("main", basic_auth=True)
+    basic = "Basic " + base64.b64encode(f"{USER}:wrong".encode()).decode()
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(sim.snapshot_url("main"), headers={"Authorization": basic}) as refused,
+    ):
+        refused_status = refused.status
+        challenge = refused.headers.get("WWW-Authenticate", "")
+
+    assert jpeg is not None
+    assert jpeg[:2] == b"\xff\xd8"  # a JPEG
+    assert refused_status == 401
+    assert challenge.startswith("Basic ")
+    assert sim.auth_failures == 1
+
+
 # Media2 and privacy masks (onvif-zeep-async ships no Media2 WSDL: plain SOAP here) ---------
 
 
