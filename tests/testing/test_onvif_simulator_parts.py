@@ -199,3 +199,16 @@ def test_bad_options_are_refused_with_the_fix() -> None:
         OnvifSimulator(snapshot_auth="ntlm")
     with pytest.raises(ValueError, match="choose one of main, sub"):
         OnvifSimulator(video=False).rtsp_url("third")
+    with pytest.raises(ValueError, match="choose one of main, sub"):
+        OnvifSimulator(video=False).picture("third")
+
+
+async def test_a_busy_port_is_reported_and_nothing_is_left_running() -> None:
+    async with OnvifSimulator(video=False) as first:
+        second = OnvifSimulator(port=first.port, video=True)
+        with pytest.raises(OSError, match="in use"):
+            await second.start()
+
+    assert not second.running
+    assert second.rtsp_server is None  # the RTSP server it started is stopped again
+    assert second.frames_encoded == {}

@@ -351,6 +351,7 @@ class OnvifSimulator:
             await site.start()
         except OSError:
             await runner.cleanup()
+            await self._async_stop_video()
             raise
         self._runner = runner
         server = site._server
@@ -378,6 +379,9 @@ class OnvifSimulator:
         for task in list(self._tasks):
             task.cancel()
         self.events.drop_all()
+        await self._async_stop_video()
+
+    async def _async_stop_video(self) -> None:
         video, self._video = self._video, None
         server = self.rtsp_server
         if video is not None and server is not None and not self._own_rtsp and server.running:
@@ -473,8 +477,11 @@ class OnvifSimulator:
 
     def picture(self, profile: str = "main") -> Any:
         """The profile's current picture as a Pillow image (blocking: call it in a thread)."""
-        size = next((p.width, p.height) for p in self.profiles if p.token == profile)
-        return self.picture_at(size)
+        for candidate in self.profiles:
+            if candidate.token == profile:
+                return self.picture_at((candidate.width, candidate.height))
+        choices = ", ".join(self.profile_tokens)
+        raise ValueError(f"no profile {profile!r}: choose one of {choices}")
 
     def picture_at(self, size: tuple[int, int]) -> Any:
         """The current picture at ``size`` (thread-safe; blocking: not in the event loop)."""
