@@ -14,6 +14,10 @@ EVENT_SERVICE_CALLED: Final = "service.called"
 EVENT_HUB_STARTED: Final = "hub.started"
 EVENT_HUB_STOPPING: Final = "hub.stopping"
 EVENT_TASK_FAILED: Final = "hub.task_failed"
+EVENT_CAMERA_CLOCK_DRIFT: Final = "camera.clock_drift"
+"""A camera's clock drifted past CLOCK_DRIFT_THRESHOLD_S; data: camera_id, drift_s, threshold_s."""
+ATTR_CLOCK_DRIFT_S: Final = "clock_drift_s"
+"""State attribute: the camera's clock minus the hub's (seconds, positive when it runs ahead)."""
 
 EVENT_PTZ_LOCK_CHANGED: Final = "ptz.lock_changed"
 """A camera's PTZ control lock changed hands; data: camera_id, holder, priority, since,
@@ -45,6 +49,19 @@ RECONNECT_OUTAGE_FRACTION: Final = 0.15
 """A camera link is retried after 15 % of the outage so far (between BACKOFF_FIRST_S and
 BACKOFF_CAP_S): a camera back after 10 s loses at most 1.5 s more, one down for hours is tried
 twice a minute."""
+
+AUTH_RETRY_S: Final = 300.0
+"""Wait after a camera refused the credentials (seconds): the same wrong password will not start
+working by itself, and retrying every few seconds can lock the account on the device (many
+cameras lock after 3 to 5 failures); every 5 minutes still notices a password fixed on the
+camera side within a shift."""
+CLOCK_CHECK_INTERVAL_S: Final = 600.0
+"""How often the core reads a camera's clock (seconds): cameras drift by seconds a day at
+worst, so ten minutes catches a drift long before it matters, for one tiny request."""
+CLOCK_DRIFT_THRESHOLD_S: Final = 5.0
+"""Clock drift that raises camera.clock_drift (seconds): well above the 1 s resolution of camera
+clocks (ONVIF gives whole seconds) plus a request's round trip, and small enough that times
+burnt into footage still match the recording index when it is produced as evidence."""
 
 STAGE_TIMEOUT_S: Final = 3.0
 """How long one shutdown stage may take (seconds) before its tasks are abandoned."""
