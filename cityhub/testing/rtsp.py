@@ -323,10 +323,13 @@ class RtspTestServer:
         clips: ClipCache | None = None,
         auth: str = "digest",
         python: str | None = None,
+        host: str = HOST,
     ) -> None:
         if auth not in ("basic", "digest"):
             raise ValueError(f"auth must be 'basic' or 'digest', not {auth!r}")
         self.port = port
+        self.host = host
+        """The address the server listens on (loopback unless told: tests stay local)."""
         self.clips = clips or ClipCache()
         self.auth = auth
         self.python = python or os.environ.get("CITYHUB_GST_PYTHON") or SYSTEM_PYTHON
@@ -359,6 +362,7 @@ class RtspTestServer:
         started = time.monotonic()
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
         command = [self.python, "-u", str(SERVER_SCRIPT), "--port", str(self.port)]
+        command += ["--host", self.host]
         self._replies = queue.Queue()
         self._stderr.clear()
         process = subprocess.Popen(
@@ -524,7 +528,8 @@ class RtspTestServer:
             if password is not None:
                 credentials += ":" + quote(password, safe="")
             credentials += "@"
-        return f"rtsp://{credentials}{HOST}:{self.port}{_mount_path(path)}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"rtsp://{credentials}{host}:{self.port}{_mount_path(path)}"
 
     def stop_path(self, path: str) -> None:
         """Unmount ``path`` and drop its clients, as a camera going dark (404 until started)."""

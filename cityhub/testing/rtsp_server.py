@@ -189,11 +189,12 @@ def plays(session: Any, path: str) -> bool:
 class Server:
     """The RTSP server, its mounts and the command interpreter."""
 
-    def __init__(self, port: int, auth_method: str = "digest") -> None:
+    def __init__(self, port: int, auth_method: str = "digest", host: str = HOST) -> None:
         self.auth_method = auth_method
+        self.host = host
         self.loop: Any = GLib.MainLoop()
         self.server: Any = GstRtspServer.RTSPServer()
-        self.server.set_address(HOST)
+        self.server.set_address(host)
         self.server.set_service(str(port))
         self.mounts: dict[str, Mount] = {}
         self.auth: Any = None
@@ -202,7 +203,7 @@ class Server:
     def listen(self) -> int:
         """Bind the port and return it."""
         if self.server.attach(None) == 0:
-            raise OSError(f"cannot listen on {HOST}:{self.server.get_service()}")
+            raise OSError(f"cannot listen on {self.host}:{self.server.get_service()}")
         return int(self.server.get_bound_port())
 
     def add(self, spec: dict[str, Any]) -> Mount:
@@ -358,6 +359,7 @@ def main(argv: list[str] | None = None) -> int:
     """Serve until ``quit``, the end of standard input, SIGINT or SIGTERM."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=8554, help="TCP port (0: any free port)")
+    parser.add_argument("--host", default=HOST, help=f"address to listen on (default {HOST})")
     parser.add_argument("--spec", help="a JSON file: a list of mounts served from the start")
     parser.add_argument(
         "--auth", choices=sorted(AUTH_METHODS), default="digest", help="for mounts with users"
@@ -368,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         print(f"missing GStreamer elements: {', '.join(missing)}", file=sys.stderr)
         return EXIT_MISSING
-    server = Server(args.port, args.auth)
+    server = Server(args.port, args.auth, args.host)
     if args.spec:
         with open(args.spec, encoding="utf-8") as spec:
             for mount in json.load(spec):

@@ -15,6 +15,7 @@ From a shell: ``python -m cityhub.testing.onvif --port 8080`` (Ctrl-C to stop).
 
 from __future__ import annotations
 
+from cityhub.testing.onvif.announce import Announcement
 from cityhub.testing.onvif.events import TOPICS, EventMessage
 from cityhub.testing.onvif.media import Mask, MediaProfile
 from cityhub.testing.onvif.ptz import Preset, PtzPosition
@@ -23,6 +24,7 @@ from cityhub.testing.onvif.simulator import OPEN_OPERATIONS, OnvifSimulator
 __all__ = [
     "OPEN_OPERATIONS",
     "TOPICS",
+    "Announcement",
     "EventMessage",
     "Mask",
     "MediaProfile",

@@ -18,6 +18,7 @@ import signal
 import sys
 import threading
 
+from cityhub.testing.onvif.announce import Announcement
 from cityhub.testing.onvif.simulator import OnvifSimulator
 
 _SIZE = re.compile(r"^(\d+)x(\d+)$")
@@ -52,6 +53,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--clock-offset", type=float, default=0.0, help="seconds the device clock runs ahead"
     )
+    parser.add_argument(
+        "--announce",
+        action="store_true",
+        help="answer WS-Discovery probes and publish the RTSP stream with zeroconf on --host "
+        "(multicast on that interface: use an address of a test network namespace)",
+    )
     return parser.parse_args(argv)
 
 
@@ -71,6 +78,9 @@ async def _run(args: argparse.Namespace) -> int:
         clock_offset_s=args.clock_offset,
     )
     await sim.start()
+    announcement = Announcement(sim) if args.announce else None
+    if announcement is not None:
+        await announcement.start()
     loop = asyncio.get_running_loop()
     done = asyncio.Event()
     for number in (signal.SIGINT, signal.SIGTERM):
@@ -107,9 +117,12 @@ async def _run(args: argparse.Namespace) -> int:
             asyncio.run_coroutine_threadsafe(command(line), loop)
 
     threading.Thread(target=read_stdin, name="onvif-sim-stdin", daemon=True).start()
+    print("ready", flush=True)
     try:
         await done.wait()
     finally:
+        if announcement is not None:
+            await announcement.stop()
         await sim.stop()
     return 0
 

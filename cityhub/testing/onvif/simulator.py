@@ -500,7 +500,7 @@ class OnvifSimulator:
         from cityhub.testing.rtsp import RtspTestServer
 
         if self.rtsp_server is None:
-            self.rtsp_server = RtspTestServer()
+            self.rtsp_server = RtspTestServer(host=self.host)
             self._own_rtsp = True
         if not self.rtsp_server.running:
             await self.rtsp_server.async_start()
