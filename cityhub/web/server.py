@@ -27,6 +27,7 @@ from cityhub.web.cameras import camera_routes
 from cityhub.web.errors import error_middleware
 from cityhub.web.live import live_routes
 from cityhub.web.openapi import build_openapi
+from cityhub.web.ptz import ptz_routes
 from cityhub.web.recordings import recording_routes
 from cityhub.web.routes import Route, RouteTable
 
@@ -83,6 +84,7 @@ def create_app(hub: Hub) -> web.Application:
     routes.extend(camera_routes())
     routes.extend(live_routes())
     routes.extend(recording_routes())
+    routes.extend(ptz_routes())
     app[HUB_KEY] = hub
     app[ROUTES_KEY] = routes
     app[USERS_KEY] = hub.users
