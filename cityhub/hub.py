@@ -29,6 +29,7 @@ from cityhub.const import (
 )
 from cityhub.db import Database
 from cityhub.discovery import Discovery, register_discovery_services
+from cityhub.logbook import Logbook
 from cityhub.media.export import Exporter
 from cityhub.media.holds import Holds, register_hold_services
 from cityhub.media.playback import Playback
@@ -92,6 +93,7 @@ class Hub:
         self.ptz: PtzService | None = None
         self.cameras: dict[str, CameraRuntime] = {}
         self.users: Users | None = None
+        self.logbook: Logbook | None = None
         self.sessions: Sessions | None = None
         self.first_admin_password: str | None = None
         self.discovery = Discovery.from_plugins(plugins, config.cameras)
@@ -205,6 +207,8 @@ class Hub:
         )
 
     async def _start_event_log(self) -> None:
+        assert self.db is not None
+        self.logbook = Logbook(self.db, self.bus, {c.id: c.zone for c in self.config.cameras})
         queue: asyncio.Queue[Event] = asyncio.Queue()
         self._event_queue = queue
         unsubscribe = self.bus.subscribe(MATCH_ALL, queue.put_nowait)
@@ -224,9 +228,13 @@ class Hub:
             try:
                 data = _jsonable(event.data)
                 camera_id = data.get("camera_id") if isinstance(data, dict) else None
-                await self.db.record_event(
+                row_id = await self.db.record_event(
                     event.time_fired, event.event_type, camera_id, data, event.context
                 )
+                if self.logbook is not None and isinstance(data, dict):
+                    self.logbook.written(
+                        row_id, event.time_fired, event.event_type, camera_id, data
+                    )
             except Exception:
                 _LOGGER.exception("Could not record event %s", event.event_type)
             finally:

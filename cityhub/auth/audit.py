@@ -90,6 +90,8 @@ RECORDED_EVENTS: Final = (
     "playback.started",
     "playback.stopped",
     "recording.purged",
+    "logbook.acknowledged",
+    "logbook.note_added",
 )
 """Events written as they come (action = event type): logins, account changes, viewing live
 and recorded footage (fired by the web layer, which is not a service), and purges (one entry

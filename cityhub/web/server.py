@@ -26,6 +26,7 @@ from cityhub.web.auth import (
 from cityhub.web.cameras import camera_routes
 from cityhub.web.errors import error_middleware
 from cityhub.web.live import live_routes
+from cityhub.web.logbook import logbook_routes
 from cityhub.web.openapi import build_openapi
 from cityhub.web.ptz import ptz_routes
 from cityhub.web.recordings import recording_routes
@@ -85,6 +86,7 @@ def create_app(hub: Hub) -> web.Application:
     routes.extend(live_routes())
     routes.extend(recording_routes())
     routes.extend(ptz_routes())
+    routes.extend(logbook_routes())
     app[HUB_KEY] = hub
     app[ROUTES_KEY] = routes
     app[USERS_KEY] = hub.users
