@@ -29,11 +29,13 @@ from cityhub.db import Database, format_utc, parse_utc
 __all__ = [
     "EVENT_ACKNOWLEDGED",
     "EVENT_NOTE_ADDED",
+    "INFORMATION_ONLY",
     "Logbook",
     "LogbookEntry",
     "LogbookError",
     "Note",
     "is_logbook_event",
+    "needs_acknowledgement",
 ]
 
 EVENT_ACKNOWLEDGED: Final = "logbook.acknowledged"
@@ -42,6 +44,16 @@ MAX_ENTRIES: Final = 500
 """Most entries one query returns; page with ``before_id``."""
 _NOT_LOGGED: Final = frozenset({"camera.state_changed"})
 """Camera events too frequent or too internal for the logbook (states live in Health)."""
+
+
+INFORMATION_ONLY: Final = frozenset({"camera.online", "storage.ok"})
+"""Logbook events that end an alarm rather than raise one: listed, never waiting for an
+acknowledgement (nor counted in the alarm badge)."""
+
+
+def needs_acknowledgement(event_type: str) -> bool:
+    """Whether an event of this type waits for an agent's acknowledgement."""
+    return is_logbook_event(event_type) and event_type not in INFORMATION_ONLY
 
 
 def is_logbook_event(event_type: str) -> bool:
@@ -77,6 +89,7 @@ class LogbookEntry:
             "event_type": self.event_type,
             "camera_id": self.camera_id,
             "data": self.data,
+            "needs_acknowledgement": needs_acknowledgement(self.event_type),
             "acknowledged": None
             if self.acked_at is None
             else {
@@ -212,6 +225,8 @@ class Logbook:
             params["types"] = json.dumps(sorted(event_types))
         if unacknowledged:
             where.append("a.event_id IS NULL")
+            where.append("e.event_type NOT IN (SELECT value FROM json_each(:info))")
+            params["info"] = json.dumps(sorted(INFORMATION_ONLY))
         if before_id is not None:
             where.append("e.id < :before")
             params["before"] = before_id

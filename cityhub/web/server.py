@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from cityhub.health import health_report
 from cityhub.web.auth import (
     BUS_KEY,
     ROUTES_KEY,
@@ -48,6 +49,13 @@ async def handle_health(request: web.Request) -> web.Response:
     return web.json_response(health)
 
 
+async def handle_health_report(request: web.Request) -> web.Response:
+    """GET /api/health/report: cameras in scope with today's gaps and drift; storage forecast."""
+    user = current_user(request)
+    zones = None if "*" in user.zones else user.zones
+    return web.json_response(await health_report(request.app[HUB_KEY], zones))
+
+
 async def handle_openapi(request: web.Request) -> web.Response:
     """GET /api/openapi.json: the API's OpenAPI description."""
     hub = request.app[HUB_KEY]
@@ -62,6 +70,14 @@ def hub_routes() -> list[Route]:
             "/api/health",
             handle_health,
             "Hub version and uptime; state and counters of every camera in scope",
+            response={"type": "object"},
+        ),
+        Route(
+            "GET",
+            "/api/health/report",
+            handle_health_report,
+            "Cameras in scope (state, fps, bitrate, last frame, today's gaps, clock drift), "
+            "storage use with the retention forecast, unacknowledged alarms",
             response={"type": "object"},
         ),
         Route(

@@ -150,3 +150,28 @@ async def test_holds_and_exports_follow_the_roles(recorded: tuple[Hub, datetime,
     assert ("recording", "hold", "j.martin") in services
     assert ("recording", "export", "chef.dupont") in services
     assert ("recording", "release", "chef.dupont") in services
+
+
+async def test_the_health_report_shows_scope_gaps_and_the_retention_forecast(
+    recorded: tuple[Hub, datetime, datetime],
+) -> None:
+    hub, _start, _end = recorded
+    assert hub.http_url is not None
+    async with ApiClient(hub.http_url) as api:
+        await api.login("j.martin")
+        report = await api.get_json("/api/health/report")
+    assert [c["id"] for c in report["cameras"]] == ["mairie"]  # quai-1 is in another zone
+    mairie = report["cameras"][0]
+    assert mairie["state"] == "online"
+    assert mairie["recording"] is True
+    assert mairie["streams"]["main"]["fps"] > 0
+    assert mairie["streams"]["main"]["last_frame"] is not None
+    # recording began at the hub's start: today's only gap, if any, ends there
+    assert len(mairie["gaps_today"]) <= 1
+    storage = report["storage"]
+    assert storage["footage"] > 0
+    assert storage["recorded_last_24h"] == storage["footage"]
+    assert storage["forecast_days"] > storage["longest_retention_days"] == 14
+    assert storage["forecast_short"] is False
+    assert storage["level"] == "ok"
+    assert report["alarms"] == {"unacknowledged": 0}
