@@ -127,11 +127,11 @@ def test_devices_are_found_merged_and_marked_adopted(network: Network) -> None:
     assert gambetta["found_by"] == ["ws-discovery", "_rtsp._tcp.local."]
     assert gambetta["onvif_url"] == f"http://{network.gambetta}:8080/onvif/device_service"
     assert gambetta["rtsp_url"] == f"rtsp://{network.gambetta}:8554/live/main"
-    assert gambetta["driver"] == "rtsp"
+    assert gambetta["driver"] == "onvif"  # the ONVIF plugin outbids the generic RTSP one
     assert gambetta["adopted_by"] is None
     gare = devices[network.gare]
     assert (gare["name"], gare["found_by"]) == ("Gare PTZ", ["ws-discovery"])
-    assert gare["driver"] is None  # no ONVIF driver in this installation
+    assert gare["driver"] == "onvif"  # an ONVIF device: the bundled ONVIF plugin drives it
     assert gare["adopted_by"] == "gare-quai"
 
 
@@ -242,13 +242,13 @@ def test_live_list_follows_announcements(network: Network) -> None:
     LineReader(device).wait_for(lambda line: line == "ready", STARTUP_TIMEOUT_S)
 
     joined = json.loads(lines.wait_for(lambda line: parc in line, STARTUP_TIMEOUT_S))["devices"]
-    assert [parc, "Parc", ["ws-discovery"], None] in joined
+    assert [parc, "Parc", ["ws-discovery"], "onvif"] in joined
     # The device found by both mechanisms in the scan is still one merged entry.
     assert [
         network.gambetta,
         "Rue Gambetta",
         ["ws-discovery", "_rtsp._tcp.local."],
-        "rtsp",
+        "onvif",
     ] in joined
     assert len(joined) == 3
 
