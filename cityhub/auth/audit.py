@@ -92,6 +92,8 @@ RECORDED_EVENTS: Final = (
     "recording.purged",
     "logbook.acknowledged",
     "logbook.note_added",
+    "audit.read",
+    "audit.exported",
 )
 """Events written as they come (action = event type): logins, account changes, viewing live
 and recorded footage (fired by the web layer, which is not a service), and purges (one entry

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from cityhub.health import health_report
+from cityhub.web.admin import admin_routes
 from cityhub.web.auth import (
     BUS_KEY,
     ROUTES_KEY,
@@ -103,6 +104,7 @@ def create_app(hub: Hub) -> web.Application:
     routes.extend(recording_routes())
     routes.extend(ptz_routes())
     routes.extend(logbook_routes())
+    routes.extend(admin_routes())
     app[HUB_KEY] = hub
     app[ROUTES_KEY] = routes
     app[USERS_KEY] = hub.users
