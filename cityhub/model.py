@@ -254,6 +254,14 @@ class HttpConfig:
 
     host: str = DEFAULT_HTTP_HOST
     port: int = DEFAULT_HTTP_PORT
+    tls_certificate: Path | None = None
+    tls_key: Path | None = None
+    """PEM files (relative paths are from the configuration folder): HTTPS when both are set."""
+
+    @property
+    def tls(self) -> bool:
+        """Whether the panel is served over HTTPS."""
+        return self.tls_certificate is not None and self.tls_key is not None
 
 
 @attrs.frozen

@@ -294,11 +294,31 @@ HUB_SCHEMA = vol.Schema(
     }
 )
 
+
+def _tls_pair(http: dict[str, Any]) -> dict[str, Any]:
+    given = [key for key in ("tls_certificate", "tls_key") if key in http]
+    if len(given) == 1:
+        missing = "tls_key" if given[0] == "tls_certificate" else "tls_certificate"
+        raise Problem(
+            f"{given[0]} is set but {missing} is not: give both (PEM files) to serve HTTPS, "
+            f"or neither",
+            path=[given[0]],
+        )
+    return http
+
+
 HTTP_SCHEMA = vol.Schema(
-    {
-        vol.Optional("host", default=DEFAULT_HTTP_HOST): name,
-        vol.Optional("port", default=DEFAULT_HTTP_PORT): port,
-    }
+    vol.All(
+        vol.Schema(
+            {
+                vol.Optional("host", default=DEFAULT_HTTP_HOST): name,
+                vol.Optional("port", default=DEFAULT_HTTP_PORT): port,
+                vol.Optional("tls_certificate"): text,
+                vol.Optional("tls_key"): text,
+            }
+        ),
+        _tls_pair,
+    )
 )
 
 

@@ -161,6 +161,26 @@ class Checker:
         self._check_references()
         self._check_dates()
         self._check_tours()
+        self._check_tls_files()
+
+    def _config_path(self, value: str | None) -> Path | None:
+        """``value`` as a path, relative ones from the configuration folder."""
+        if value is None:
+            return None
+        return Path(os.path.normpath(self.config_dir / Path(value).expanduser()))
+
+    def _check_tls_files(self) -> None:
+        http = self.single.get("http")
+        if not http:
+            return
+        for key in ("tls_certificate", "tls_key"):
+            path = self._config_path(http.get(key))
+            if path is not None and not path.is_file():
+                self.report(
+                    ("http", key),
+                    f"no file {path} (a PEM {key.removeprefix('tls_')}, relative to the "
+                    f"configuration folder)",
+                )
 
     def _validate_list(self, section: str, used: vol.Schema) -> list[dict[str, Any] | None]:
         raw = self.root.get(section)
@@ -452,7 +472,12 @@ class Checker:
                 time_zone=hub["time_zone"],
                 data_dir=Path(os.path.normpath(self.config_dir / data_dir)),
             ),
-            http=HttpConfig(host=http["host"], port=http["port"]),
+            http=HttpConfig(
+                host=http["host"],
+                port=http["port"],
+                tls_certificate=self._config_path(http.get("tls_certificate")),
+                tls_key=self._config_path(http.get("tls_key")),
+            ),
             storage=StorageConfig(
                 backend=storage["backend"],
                 options=self.options.get(("storage",), {}),

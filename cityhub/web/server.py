@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import ssl
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -110,7 +111,7 @@ def create_app(hub: Hub) -> web.Application:
     app[USERS_KEY] = hub.users
     app[SESSIONS_KEY] = hub.sessions
     app[BUS_KEY] = hub.bus
-    app[TLS_KEY] = False
+    app[TLS_KEY] = hub.config.http.tls
     routes.install(app)
     return app
 
@@ -119,12 +120,33 @@ class HttpServer:
     """Starts and stops the application on one address."""
 
     def __init__(self, hub: Hub) -> None:
-        self._runner = web.AppRunner(create_app(hub), access_log=None)
+        app = create_app(hub)
+        self._http = hub.config.http
+        self._runner = web.AppRunner(app, access_log=None)
+
+    def _ssl_context(self) -> ssl.SSLContext | None:
+        http = self._http
+        if http.tls_certificate is None or http.tls_key is None:
+            return None
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        try:
+            context.load_cert_chain(http.tls_certificate, http.tls_key)
+        except (OSError, ssl.SSLError) as err:
+            raise OSError(
+                f"cannot use the TLS certificate {http.tls_certificate} with the key "
+                f"{http.tls_key} (http.tls_certificate, http.tls_key): {err}"
+            ) from err
+        return context
 
     async def async_start(self, host: str, port: int) -> str:
-        """Listen on ``host:port``; returns the URL. A busy port is a clear error."""
+        """Listen on ``host:port`` (HTTPS when TLS is configured); returns the URL.
+
+        A busy port or an unusable certificate is a clear error.
+        """
+        context = self._ssl_context()
         await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
+        site = web.TCPSite(self._runner, host, port, ssl_context=context)
         try:
             await site.start()
         except OSError as err:
@@ -139,7 +161,8 @@ class HttpServer:
         sockets = [s for s in (self._runner.addresses or [])]
         bound_port = sockets[0][1] if sockets else port
         shown_host = f"[{host}]" if ":" in host else host
-        return f"http://{shown_host}:{bound_port}"
+        scheme = "https" if context is not None else "http"
+        return f"{scheme}://{shown_host}:{bound_port}"
 
     async def async_stop(self) -> None:
         """Stop listening and close open connections."""
