@@ -28,6 +28,7 @@ from cityhub.web.auth import (
 )
 from cityhub.web.cameras import camera_routes
 from cityhub.web.errors import error_middleware
+from cityhub.web.layouts import layout_routes
 from cityhub.web.live import live_routes
 from cityhub.web.logbook import logbook_routes
 from cityhub.web.openapi import build_openapi
@@ -106,6 +107,7 @@ def create_app(hub: Hub) -> web.Application:
     routes.extend(ptz_routes())
     routes.extend(logbook_routes())
     routes.extend(admin_routes())
+    routes.extend(layout_routes())
     app[HUB_KEY] = hub
     app[ROUTES_KEY] = routes
     app[USERS_KEY] = hub.users
