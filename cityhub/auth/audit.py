@@ -92,6 +92,7 @@ RECORDED_EVENTS: Final = (
     "recording.purged",
     "logbook.acknowledged",
     "logbook.note_added",
+    "export.downloaded",
     "audit.read",
     "audit.exported",
 )

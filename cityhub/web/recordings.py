@@ -8,15 +8,23 @@ call and fires ``playback.started`` / ``playback.stopped`` itself.
 
 from __future__ import annotations
 
+import asyncio
+import io
+import logging
+import secrets
 import time
+import zipfile
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+import attrs
 from aiohttp import web
 
-from cityhub.auth.roles import Permission
+from cityhub.auth.roles import Permission, Role
 from cityhub.media.index import to_ms
 from cityhub.media.playback import DEFAULT_STREAM, NoFootageError, PlaybackError
+from cityhub.media.recording_services import EXPORT_PROGRESS
 from cityhub.services import ServiceError, ServiceValidationError
 from cityhub.web.auth import BUS_KEY, context_of, current_user, require
 from cityhub.web.errors import ApiError, read_json
@@ -26,10 +34,20 @@ if TYPE_CHECKING:
     from cityhub.hub import Hub
     from cityhub.model import CameraConfig
 
-__all__ = ["EVENT_PLAYBACK_STARTED", "EVENT_PLAYBACK_STOPPED", "recording_routes"]
+__all__ = [
+    "EVENT_EXPORT_DOWNLOADED",
+    "EVENT_PLAYBACK_STARTED",
+    "EVENT_PLAYBACK_STOPPED",
+    "EXPORT_JOBS_KEY",
+    "ExportJob",
+    "recording_routes",
+]
+
+_LOGGER = logging.getLogger(__name__)
 
 EVENT_PLAYBACK_STARTED: Final = "playback.started"
 EVENT_PLAYBACK_STOPPED: Final = "playback.stopped"
+EVENT_EXPORT_DOWNLOADED: Final = "export.downloaded"
 MAX_PLAYBACK_S: Final = 24 * 3600
 """Longest range one playback request streams (seconds): a day; the panel asks piece by piece."""
 
@@ -188,12 +206,118 @@ async def handle_release(request: web.Request) -> web.Response:
     return web.json_response(released.as_dict())
 
 
+@attrs.define(eq=False)
+class ExportJob:
+    """An export running in the background for the panel's dialog: its progress and outcome."""
+
+    id: str
+    requested_by: str
+    request: dict[str, Any]
+    started: float = attrs.field(factory=time.monotonic)
+    progress: dict[str, list[int]] = attrs.field(factory=dict)  # camera -> [done_ms, total_ms]
+    state: str = "running"  # running, done, failed
+    result: dict[str, Any] | None = None
+    error: dict[str, str] | None = None
+    task: asyncio.Task[None] | None = None
+
+    def report(self, camera_id: str, done: int, total: int) -> None:
+        """The exporter's progress callback (called from its worker thread)."""
+        self.progress[camera_id] = [done, total]
+
+    def as_dict(self) -> dict[str, Any]:
+        """What the dialog shows."""
+        done = sum(p[0] for p in self.progress.values())
+        total = sum(p[1] for p in self.progress.values())
+        return {
+            "id": self.id,
+            "state": self.state,
+            "requested_by": self.requested_by,
+            "reference": self.request.get("reference"),
+            "cameras": self.request.get("cameras"),
+            "fraction": round(done / total, 3) if total else 0.0,
+            "seconds": round(time.monotonic() - self.started, 1),
+            "result": self.result,
+            "error": self.error,
+        }
+
+
+EXPORT_JOBS_KEY: web.AppKey[dict[str, ExportJob]] = web.AppKey("export_jobs", dict)
+MAX_FINISHED_JOBS: Final = 50
+"""Finished export jobs remembered for the dialog (the register keeps every export)."""
+
+
+async def _run_export(request: web.Request, job: ExportJob) -> None:
+    EXPORT_PROGRESS.set(job.report)
+    try:
+        job.result = await _call(request, "export", job.request)
+        job.state = "done"
+    except ApiError as err:
+        job.state, job.error = "failed", {"error": err.code, "message": err.message}
+    except Exception:
+        _LOGGER.exception("Export %s failed", job.id)
+        job.state = "failed"
+        job.error = {"error": "internal", "message": "the export failed; see the hub's log"}
+
+
 async def handle_export(request: web.Request) -> web.Response:
-    """Write a signed evidence package of cameras over a range; its footage is held."""
+    """Start writing a signed evidence package of cameras over a range (its footage is held).
+
+    Answers 202 with the job at once; ``GET /api/exports/{id}`` follows its progress and
+    ``GET /api/exports/{id}/package.zip`` downloads the package once done.
+    """
     body = await read_json(request)
     _check_cameras(request, body.get("cameras"), Permission.EXPORT)
-    result = await _call(request, "export", body)
-    return web.json_response(result)
+    jobs = request.app[EXPORT_JOBS_KEY]
+    finished = [j for j in jobs.values() if j.state != "running"]
+    for old in finished[: max(0, len(finished) - MAX_FINISHED_JOBS)]:
+        jobs.pop(old.id, None)
+    job = ExportJob(secrets.token_hex(8), current_user(request).name, body)
+    jobs[job.id] = job
+    job.task = asyncio.create_task(_run_export(request, job), name=f"export:{job.id}")
+    return web.json_response(job.as_dict(), status=202)
+
+
+def _job(request: web.Request) -> ExportJob:
+    job = request.app[EXPORT_JOBS_KEY].get(request.match_info["job_id"])
+    user = current_user(request)
+    if job is None or (job.requested_by != user.name and user.role is not Role.ADMIN):
+        raise ApiError(404, "unknown_export", "no such export of yours")
+    return job
+
+
+async def handle_export_status(request: web.Request) -> web.Response:
+    """Progress and outcome of an export job."""
+    return web.json_response(_job(request).as_dict())
+
+
+async def handle_export_download(request: web.Request) -> web.StreamResponse:
+    """The finished package as one ZIP file (the folder as written: MP4s, manifest, sums)."""
+    job = _job(request)
+    if job.state != "done" or job.result is None:
+        raise ApiError(409, "not_ready", f"the export is {job.state}")
+    folder = Path(job.result["path"])
+    archive = await asyncio.to_thread(_zip, folder)
+    request.app[BUS_KEY].async_fire(
+        EVENT_EXPORT_DOWNLOADED,
+        {"export_id": job.result.get("export_id"), "reference": job.request.get("reference"),
+         "client_address": request.remote},
+        context_of(request),
+    )  # fmt: skip
+    return web.Response(
+        body=archive,
+        content_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="{folder.name}.zip"'},
+    )
+
+
+def _zip(folder: Path) -> bytes:
+    """The package folder as a ZIP (stored, not deflated: MP4 does not shrink)."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as archive:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                archive.write(path, f"{folder.name}/{path.relative_to(folder)}")
+    return out.getvalue()
 
 
 _RANGE_BODY: dict[str, Any] = {
@@ -241,7 +365,17 @@ def recording_routes() -> list[Route]:
         ),
         Route(
             "POST", "/api/exports", handle_export,
-            "Write a signed evidence package (MP4 per camera, manifest, signature) and hold it",
-            permission=Permission.EXPORT, request_body=export_body, tag="recordings",
+            "Start writing a signed evidence package (MP4 per camera, manifest, signature) "
+            "and hold its footage; answers 202 with the job", permission=Permission.EXPORT,
+            request_body=export_body, tag="recordings",
+        ),
+        Route(
+            "GET", "/api/exports/{job_id}", handle_export_status,
+            "Progress and outcome of an export", permission=Permission.EXPORT, tag="recordings",
+        ),
+        Route(
+            "GET", "/api/exports/{job_id}/package.zip", handle_export_download,
+            "The finished evidence package as a ZIP", permission=Permission.EXPORT,
+            tag="recordings",
         ),
     ]  # fmt: skip

@@ -33,7 +33,7 @@ from cityhub.web.live import live_routes
 from cityhub.web.logbook import logbook_routes
 from cityhub.web.openapi import build_openapi
 from cityhub.web.ptz import ptz_routes
-from cityhub.web.recordings import recording_routes
+from cityhub.web.recordings import EXPORT_JOBS_KEY, recording_routes
 from cityhub.web.routes import Route, RouteTable
 
 if TYPE_CHECKING:
@@ -114,6 +114,7 @@ def create_app(hub: Hub) -> web.Application:
     app[SESSIONS_KEY] = hub.sessions
     app[BUS_KEY] = hub.bus
     app[TLS_KEY] = hub.config.http.tls
+    app[EXPORT_JOBS_KEY] = {}
     routes.install(app)
     return app
 

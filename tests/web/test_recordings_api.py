@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import time
+import zipfile
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -114,7 +116,9 @@ async def test_an_operator_sees_the_timeline_and_plays_the_footage_back(
     assert (await hub.audit.log.verify()).ok
 
 
-async def test_holds_and_exports_follow_the_roles(recorded: tuple[Hub, datetime, datetime]) -> None:
+async def test_holds_and_exports_follow_the_roles(
+    recorded: tuple[Hub, datetime, datetime], tmp_path: Path
+) -> None:
     hub, start, end = recorded
     assert hub.http_url is not None
     called: list[Event] = []
@@ -137,11 +141,30 @@ async def test_holds_and_exports_follow_the_roles(recorded: tuple[Hub, datetime,
         assert (invalid.value.status, invalid.value.code) == (400, "invalid")
     async with ApiClient(hub.http_url) as supervisor:
         await supervisor.login("chef.dupont")
-        result = await supervisor.post_json(
+        job = await supervisor.post_json(
             "/api/exports",
             {**freeze, "reference": "PV 2026/1142", "legal_basis": "art. 77-1 CPP"},
         )
-        assert verify_package(Path(result["path"])).ok
+        assert job["state"] == "running"
+        deadline = asyncio.get_running_loop().time() + 60
+        while job["state"] == "running":
+            assert asyncio.get_running_loop().time() < deadline
+            await asyncio.sleep(0.2)
+            job = await supervisor.get_json(f"/api/exports/{job['id']}")
+        assert job["state"] == "done", job
+        assert job["fraction"] == 1.0
+        assert verify_package(Path(job["result"]["path"])).ok
+        async with supervisor.session.get(
+            f"{hub.http_url}/api/exports/{job['id']}/package.zip"
+        ) as response:
+            assert response.status == 200
+            archive = zipfile.ZipFile(io.BytesIO(await response.read()))
+        names = archive.namelist()
+        assert any(n.endswith("manifest.json") for n in names)
+        assert any(n.endswith(".mp4") for n in names)
+        unpacked = tmp_path / "unpacked"
+        archive.extractall(unpacked)
+        assert verify_package(next(unpacked.iterdir())).ok  # the download is the package
         released = await supervisor.post_json(
             f"/api/holds/{hold['hold_id']}/release", {"reason": "pas de suite"}
         )
