@@ -27,6 +27,7 @@ from cityhub.web.auth import (
     current_user,
 )
 from cityhub.web.cameras import camera_routes
+from cityhub.web.discovery import discovery_routes
 from cityhub.web.errors import error_middleware
 from cityhub.web.layouts import layout_routes
 from cityhub.web.live import live_routes
@@ -108,6 +109,7 @@ def create_app(hub: Hub) -> web.Application:
     routes.extend(logbook_routes())
     routes.extend(admin_routes())
     routes.extend(layout_routes())
+    routes.extend(discovery_routes())
     app[HUB_KEY] = hub
     app[ROUTES_KEY] = routes
     app[USERS_KEY] = hub.users

@@ -101,3 +101,18 @@ async def test_the_audit_log_is_for_supervisors_and_admins_and_its_reading_is_au
     await hub.audit.async_flush()
     reads = [e.actor for e in await hub.audit.log.entries(action="audit.*")]
     assert reads == ["user:chef.dupont", "user:chef.dupont"]  # one read, one export
+
+
+async def test_discovered_devices_are_for_admins(hub: Hub) -> None:
+    """The list only: a scan multicasts, so it is tested inside namespaces (tests/discovery)."""
+    assert hub.http_url is not None
+    async with ApiClient(hub.http_url) as admin, ApiClient(hub.http_url) as supervisor:
+        await admin.login("chef.admin")
+        await supervisor.login("chef.dupont")
+        assert await admin.get_json("/api/discovery") == {"scanned_at": None, "devices": []}
+        with pytest.raises(ApiResponseError) as refused:
+            await supervisor.post_json("/api/discovery/scan", {"timeout": 1})
+        assert refused.value.status == 403
+        with pytest.raises(ApiResponseError) as invalid:
+            await admin.post_json("/api/discovery/scan", {"timeout": "soon"})
+        assert invalid.value.status == 400
