@@ -8,7 +8,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import voluptuous as vol
 
@@ -24,6 +24,7 @@ from cityhub.const import (
     DATABASE_FILE,
     EVENT_HUB_STARTED,
     EVENT_HUB_STOPPING,
+    EVENT_SERVICE_CALLED,
     MATCH_ALL,
     STAGE_TIMEOUT_S,
 )
@@ -71,6 +72,18 @@ def _jsonable(value: Any) -> Any:
     if value is None or isinstance(value, str | int | float | bool):
         return value
     return str(value)
+
+
+UNLOGGED_SERVICE_CALLS: Final = frozenset({"ptz.move", "ptz.status", "ptz.presets"})
+"""Service calls the event log leaves out: a joystick repeats ``ptz.move`` ten times a second
+(the audit log keeps each burst as one entry), and the others only read."""
+
+
+def _not_logged(event: Event) -> bool:
+    if event.event_type != EVENT_SERVICE_CALLED:
+        return False
+    data = event.data
+    return f"{data.get('domain')}.{data.get('service')}" in UNLOGGED_SERVICE_CALLS
 
 
 class Hub:
@@ -226,6 +239,8 @@ class Hub:
         while True:
             event = await queue.get()
             try:
+                if _not_logged(event):
+                    continue
                 data = _jsonable(event.data)
                 camera_id = data.get("camera_id") if isinstance(data, dict) else None
                 row_id = await self.db.record_event(

@@ -100,3 +100,25 @@ async def test_joystick_lock_takeover_and_dead_man(setup: tuple[Hub, OnvifSimula
     actions = [(e.actor, e.action) for e in await hub.audit.log.entries(camera_id="dome")]
     assert ("user:j.martin", "ptz.move") in actions
     assert ("user:chef.dupont", "ptz.take") in actions
+
+
+async def test_joystick_repeats_stay_out_of_the_event_log(
+    setup: tuple[Hub, OnvifSimulator],
+) -> None:
+    hub, _sim = setup
+    assert hub.http_url is not None
+    assert hub.db is not None
+    async with ApiClient(hub.http_url) as julie:
+        await julie.login("j.martin")
+        for _ in range(5):
+            await julie.post_json(
+                "/api/cameras/dome/ptz", {"command": "move", "pan": 0.2, "tilt": 0, "zoom": 0}
+            )
+        await julie.post_json("/api/cameras/dome/ptz", {"command": "stop"})
+    assert hub._event_queue is not None
+    await hub._event_queue.join()
+    rows = await hub.db.fetchall(
+        "SELECT json_extract(data, '$.service') AS service FROM event_log"
+        " WHERE event_type = 'service.called' AND json_extract(data, '$.domain') = 'ptz'"
+    )
+    assert [r["service"] for r in rows] == ["stop"]
