@@ -12,6 +12,8 @@ import pytest
 
 from cityhub.api import CameraState, Context
 from cityhub.auth.roles import Role
+from cityhub.auth.totp import totp
+from cityhub.auth.users import LOCKOUT_AFTER
 from cityhub.hub import Hub
 from cityhub.testing.api import TEST_PASSWORD, add_account
 from cityhub.testing.hub import HubFactory, wait_for_state
@@ -77,20 +79,41 @@ async def advance(page: Any, selector: str, seconds: float = 0.5) -> list[float]
 
 
 async def wait_playing(page: Any, count: int, timeout: float) -> float:
-    """Wait until ``count`` tiles report playing and their videos advance; the time it took."""
-    loop = asyncio.get_running_loop()
-    start = loop.time()
-    await page.wait_for_function(
+    """Wait until ``count`` tiles play (their videos advance); the page's clock then, in s.
+
+    The page's clock (``performance.now()``) starts when its navigation started.
+    """
+    handle = await page.wait_for_function(
         """(count) => {
           const videos = [...document.querySelectorAll('ch-tile:not([hidden]) video')]
             .filter((v) => v.closest('ch-tile').dataset.status === 'playing');
-          return videos.length >= count && videos.every((v) => v.currentTime > 0.1);
+          const ok = videos.length >= count && videos.every((v) => v.currentTime > 0.1);
+          return ok ? performance.now() : false;
         }""",
         arg=count,
         timeout=timeout * 1000,
-        polling=50,
+        polling=20,
     )
-    return loop.time() - start
+    return float(await handle.json_value()) / 1000
+
+
+# Headless Chromium is never hidden: the page is told so, as a minimised window would be.
+SET_VISIBILITY_JS = """(state) => {
+  Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => state });
+  document.dispatchEvent(new Event('visibilitychange'));
+}"""
+
+
+async def wait_viewers(hub: Hub, count: int, timeout: float = 10) -> None:
+    """Wait until the hub's live channels have ``count`` viewers in all."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        viewers = sum(c.viewers for r in hub.cameras.values() for c in r.live.values())
+        if viewers == count:
+            return
+        assert loop.time() < deadline, f"{viewers} viewers, expected {count}"
+        await asyncio.sleep(0.05)
 
 
 async def test_log_in_open_four_tiles_all_play_and_the_wall_survives_a_reload(
@@ -117,8 +140,7 @@ async def test_log_in_open_four_tiles_all_play_and_the_wall_survives_a_reload(
     for cid in ("mairie", "parvis", "halles"):
         await tab.dblclick(f".tree-camera[data-camera='{cid}']")
     await tab.drag_and_drop(".tree-camera[data-camera='quai-1']", "ch-tile >> nth=3")
-    took = await wait_playing(tab, 4, timeout=10)
-    assert took < 2.0 + 1.0, f"four tiles took {took:.2f} s to play"  # 1 s for a loaded CI
+    await wait_playing(tab, 4, timeout=10)
     tiles = tab.locator("ch-tile:not([hidden])")
     assert [await tiles.nth(i).get_attribute("data-camera") for i in range(4)] == [
         "mairie", "parvis", "halles", "quai-1"
@@ -144,13 +166,22 @@ async def test_log_in_open_four_tiles_all_play_and_the_wall_survives_a_reload(
     await tab.fill(".tree-search", "")
     # A reload keeps the layout and what each tile shows, and plays again.
     await tab.reload()
-    await tab.wait_for_selector(".topbar .user-name")
+    # From the reload (navigation start) to four tiles playing: page, session, cameras,
+    # WebSocket, four MediaSources, the cached GOPs and the seek to the live edge.
+    took = await wait_playing(tab, 4, timeout=10)
+    print(f"four tiles playing {took:.2f} s after the reload")
+    assert took < 2.0, f"four tiles took {took:.2f} s to play after a reload"
     assert await tab.get_attribute(".layout-button.active", "data-layout") == "4"
-    await wait_playing(tab, 4, timeout=10)
     tiles = tab.locator("ch-tile:not([hidden])")
     assert [await tiles.nth(i).get_attribute("data-camera") for i in range(4)] == [
         "mairie", "parvis", "halles", "quai-1"
     ]  # fmt: skip
+    # A hidden page stops receiving video, and resumes when shown again.
+    await tab.evaluate(SET_VISIBILITY_JS, "hidden")
+    await wait_viewers(hub, 0)
+    await tab.evaluate(SET_VISIBILITY_JS, "visible")
+    await wait_playing(tab, 4, timeout=10)
+    await wait_viewers(hub, 4)
     await tab.click("button.logout")
     await tab.wait_for_selector("text=You are logged out.")
     assert log.errors == []
@@ -222,4 +253,33 @@ async def test_a_user_scoped_to_one_zone_sees_only_its_cameras(
         await cameras.nth(i).get_attribute("data-camera") for i in range(await cameras.count())
     ] == ["quai-1"]
     assert "Centre-ville" not in await tab.inner_text(".tree")
+    assert log.errors == []
+
+
+async def test_second_factor_is_asked_and_a_locked_account_is_told_until_when(
+    hub: Hub, page: tuple[Any, Any]
+) -> None:
+    tab, log = page
+    assert hub.users is not None
+    secret = await hub.users.enable_second_factor("j.martin", Context())
+    log.allow_refusal("/api/auth/login")  # the code asked for, the wrong passwords below
+    await log_in(tab, log, hub, "j.martin", TEST_PASSWORD)
+    await tab.wait_for_selector("text=Enter the code from your authenticator app.")
+    await tab.fill("input[name=code]", totp(secret))
+    await tab.click("button[type=submit]")
+    await tab.wait_for_selector(".topbar .user-name:text('j.martin')")
+    await tab.click("button.logout")
+    await tab.wait_for_selector("text=You are logged out.")
+    await add_account(hub, "distrait", Role.OPERATOR)
+    await tab.fill("input[name=user]", "distrait")
+    for _ in range(LOCKOUT_AFTER):
+        await tab.fill("input[name=password]", "not-the-password")
+        await tab.click("button[type=submit]")
+        await tab.wait_for_selector(".form-message[data-error]")
+        await tab.wait_for_selector("button[type=submit]:not([disabled])")
+    await tab.fill("input[name=password]", TEST_PASSWORD)
+    await tab.click("button[type=submit]")
+    message = tab.locator(".form-message[data-error=locked]")
+    await message.wait_for()
+    assert re.search(r"locked until \d{4}-\d\d-\d\dT\d\d:\d\d", await message.inner_text())
     assert log.errors == []
