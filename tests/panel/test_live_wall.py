@@ -232,6 +232,10 @@ async def test_an_offline_camera_shows_its_placeholder_and_comes_back_by_itself(
     await wait_playing(tab, 1, timeout=20)
     assert await placeholder.is_hidden()
     assert min(await advance(tab, "ch-tile:not([hidden]) video")) > 0.2
+    # The WebSocket drops (as on a network cut): the page reconnects and the tile plays again.
+    await tab.evaluate("document.querySelector('ch-wall').socket.ws.close()")
+    await tab.wait_for_selector("ch-tile[data-status=reconnecting]")
+    await wait_playing(tab, 1, timeout=20)
     # The session ends on the server: the next call gets a 401 and the login form returns.
     assert hub.sessions is not None
     log.allow_refusal("/api/cameras")
@@ -253,6 +257,34 @@ async def test_a_user_scoped_to_one_zone_sees_only_its_cameras(
         await cameras.nth(i).get_attribute("data-camera") for i in range(await cameras.count())
     ] == ["quai-1"]
     assert "Centre-ville" not in await tab.inner_text(".tree")
+    assert log.errors == []
+
+
+CHOOSE_JS = """async () => {
+  const { chooseProfile } = await import('/static/js/tile.js');
+  const stream = (name, width, height, live) => ({ name, width, height, live });
+  const both = { streams: [stream('main', 1920, 1080, true), stream('sub', 640, 360, true)] };
+  const mainOnly = { streams: [stream('main', 1920, 1080, true), stream('sub', 640, 360, false)] };
+  const none = { streams: [stream('main', 1920, 1080, false)] };
+  return [chooseProfile(both, true), chooseProfile(both, false), chooseProfile(mainOnly, true),
+          chooseProfile(none, true)];
+}"""
+
+
+async def test_small_tiles_take_the_sub_stream_when_the_hub_streams_one(
+    hub: Hub, page: tuple[Any, Any]
+) -> None:
+    tab, log = page
+    # The hub streams only a camera's first profile for now, so the choice is checked on
+    # camera descriptions shaped like /api/cameras answers, in the page's own module.
+    await log_in(tab, log, hub, "j.martin", TEST_PASSWORD)
+    await tab.wait_for_selector(".tree-camera")
+    assert await tab.evaluate(CHOOSE_JS) == ["sub", "main", "main", None]
+    # A 9-tile layout asks the hub for the smallest live stream: here the only one.
+    await tab.click(".layout-button[data-layout='9']")
+    await tab.dblclick(".tree-camera[data-camera='mairie']")
+    await wait_playing(tab, 1, timeout=10)
+    assert await tab.get_attribute("ch-tile >> nth=0", "data-profile") == "main"
     assert log.errors == []
 
 
