@@ -77,7 +77,7 @@ FIRST_FRAME_TRIALS = 5
 MEASURE_JS = """async ([seconds, readTiles]) => {
   const { bandRect, readClock, unwrapClock } = await import('/static/js/clock.js');
   const videos = [...document.querySelectorAll('ch-tile:not([hidden]) video')];
-  const results = videos.map(() => ({ latencies: [], unreadable: 0, frames: 0 }));
+  const results = videos.map(() => ({ latencies: [], buffered: [], unreadable: 0, frames: 0 }));
   let running = true;
   videos.forEach((video, i) => {
     const canvas = document.createElement('canvas');
@@ -93,6 +93,10 @@ MEASURE_JS = """async ([seconds, readTiles]) => {
       const shown = performance.timeOrigin + meta.expectedDisplayTime;
       if (value === null) results[i].unreadable++;
       else results[i].latencies.push(shown - unwrapClock(value, Date.now()));
+      const ranges = video.buffered;  // what the player holds ahead of the playhead
+      if (ranges.length) {
+        results[i].buffered.push((ranges.end(ranges.length - 1) - meta.mediaTime) * 1000);
+      }
       video.requestVideoFrameCallback(onFrame);
     };
     video.requestVideoFrameCallback(onFrame);
@@ -314,12 +318,14 @@ async def scenario(
         hub_cpu = (cpu_seconds(hub.pid) - cpu_before) / elapsed
         browser_cpu = (browser_cpu_seconds(hub.pid) - browser_before) / elapsed
         glass = [v for r in results for v in r["latencies"]]
+        ahead = [v for r in results for v in r["buffered"]]
         unreadable = sum(r["unreadable"] for r in results)
         presented = sum(r["frames"] for r in results)
         expected = 25 * seconds * len(tiles)
         print(f"\n{name}: {len(tiles)} tile(s) of {', '.join(f'{w}x{h}' for _, w, h in cameras)}")
         print(f"  glass-to-glass (Chromium)  {summary(glass)}")
         print(f"  capture -> WebSocket       {summary(python)}   (baseline, Python client)")
+        print(f"  buffered after the frame   {summary(ahead)}   (MSE, per presented frame)")
         print(
             f"  frames presented {presented} of {expected:.0f} expected; clock read on "
             f"{len(cameras)} tile(s), {unreadable} unreadable"
