@@ -108,7 +108,14 @@ def create_app(hub: Hub) -> web.Application:
     # Public like the page: scripts and styles hold no data; every call they make to the API
     # needs the session. Nothing else is served without a declared route (see auth).
     app.router.add_static("/static/", STATIC_DIR, follow_symlinks=False, append_version=False)
+    app.on_response_prepare.append(_revalidate_static)
     return app
+
+
+async def _revalidate_static(request: web.Request, response: web.StreamResponse) -> None:
+    """Have the browser check the panel's files on every load: no old script after an upgrade."""
+    if request.path.startswith("/static/"):
+        response.headers["Cache-Control"] = "no-cache"
 
 
 class HttpServer:
