@@ -227,6 +227,8 @@ async def test_an_offline_camera_shows_its_placeholder_and_comes_back_by_itself(
         timeout=15_000
     )
     assert await tile.get_attribute("data-status") != "playing"
+    # The last picture stays, dimmed, behind the message (a copy: the stream is gone).
+    assert await placeholder.locator("canvas.tile-still").count() == 1
     runtime.async_start()
     await wait_for_state(hub, "quai-1", CameraState.ONLINE, timeout=30)
     await wait_playing(tab, 1, timeout=20)

@@ -124,7 +124,8 @@ export class Player {
     this.channel = null;
     this.session = null;
     this.timer = null;
-    this.firstFrameAt = null;
+    this.camera = null;
+    this.still = null; // the last picture shown, kept when the stream stops
     video.muted = true;
     video.playsInline = true;
     video.addEventListener("playing", () => this.session && this.onStatus("playing"));
@@ -134,6 +135,8 @@ export class Player {
   /** Start watching ``camera``/``profile`` on ``channel`` of ``socket``. */
   start(socket, channel, camera, profile) {
     this.stop();
+    if (this.camera !== camera) this.still = null; // another camera: its own pictures only
+    this.camera = camera;
     this.socket = socket;
     this.channel = channel;
     socket.watch(channel, camera, profile, this);
@@ -171,6 +174,7 @@ export class Player {
       this.reset();
       this.open(message);
     } else if (message.type === "ended") {
+      this.keepStill();
       this.reset();
       this.onStatus("ended", message);
     } else if (message.type === "error") {
@@ -181,6 +185,7 @@ export class Player {
 
   /** The socket closed; it will send the watch again when it reconnects. */
   disconnected() {
+    this.keepStill();
     this.reset();
     this.onStatus("disconnected");
   }
@@ -318,7 +323,20 @@ export class Player {
     if (video.currentTime - buffered.start(0) > TRIM_ABOVE_S) this.trim(session, KEEP_BEHIND_S);
   }
 
+  /** Keep a copy of the picture on screen (shown dimmed while the tile waits for video). */
+  keepStill() {
+    const video = this.video;
+    if (!this.session || video.readyState < 2 || !video.videoWidth) return;
+    const canvas = document.createElement("canvas");
+    canvas.width = video.videoWidth;
+    canvas.height = video.videoHeight;
+    canvas.getContext("2d").drawImage(video, 0, 0);
+    canvas.className = "tile-still";
+    this.still = canvas;
+  }
+
   fail(reason) {
+    this.keepStill();
     this.reset();
     this.onStatus("failed", { message: reason });
   }

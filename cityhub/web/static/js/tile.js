@@ -99,6 +99,7 @@ export class Tile extends HTMLElement {
     const profile = camera ? chooseProfile(camera, small) : null;
     if (!camera) {
       this.halt();
+      if (this.player) this.player.still = null;
       this.status = "empty";
     } else if (!sameCamera || profile !== this.profile) {
       this.retryDelay = RETRY_MIN_MS;
@@ -198,7 +199,11 @@ export class Tile extends HTMLElement {
     }
     this.stateEl.textContent = camera ? (offline ? camera.state : this.status === "playing" ? "live" : "") : "";
     this.stateEl.dataset.state = camera ? camera.state : "";
-    this.placeholder.textContent = text;
+    // The last picture, dimmed, behind the message while the camera is away.
+    const still = camera && this.status !== "playing" ? this.player.still : null;
+    const message = el("span", { class: "tile-message", text });
+    this.placeholder.replaceChildren(...(still ? [still, message] : [message]));
+    this.placeholder.classList.toggle("with-still", Boolean(still));
     this.placeholder.hidden = text === "";
     this.classList.toggle("offline", Boolean(offline));
     this.classList.toggle("empty", !camera);
