@@ -287,6 +287,22 @@ async def test_small_tiles_take_the_sub_stream_when_the_hub_streams_one(
     await tab.dblclick(".tree-camera[data-camera='mairie']")
     await wait_playing(tab, 1, timeout=10)
     assert await tab.get_attribute("ch-tile >> nth=0", "data-profile") == "main"
+    # Memory stays flat: after 10 s of play, what lies more than 4 s behind the playhead has
+    # been removed from the buffer once 8 s had piled up.
+    await tab.wait_for_function(
+        """() => {
+          const v = document.querySelector('ch-tile video');
+          window.firstTime ??= v.currentTime;
+          return v.currentTime - window.firstTime > 10;
+        }""",
+        timeout=30_000,
+        polling=200,
+    )
+    behind = await tab.evaluate(
+        "(() => { const v = document.querySelector('ch-tile video');"
+        " return [v.currentTime - v.buffered.start(0), v.buffered.length]; })()"
+    )
+    assert behind[0] < 8.5, behind
     assert log.errors == []
 
 
