@@ -259,6 +259,19 @@ async def test_a_user_scoped_to_one_zone_sees_only_its_cameras(
         await cameras.nth(i).get_attribute("data-camera") for i in range(await cameras.count())
     ] == ["quai-1"]
     assert "Centre-ville" not in await tab.inner_text(".tree")
+    # Without a habilitation in force: told so, and the page does not even try for video.
+    sockets: list[str] = []
+    tab.on("websocket", lambda ws: sockets.append(ws.url))
+    await tab.click("button.logout")
+    await add_account(hub, "sans.habilitation", Role.OPERATOR, habilitated=False)
+    await tab.fill("input[name=user]", "sans.habilitation")
+    await tab.fill("input[name=password]", TEST_PASSWORD)
+    await tab.click("button[type=submit]")
+    await tab.wait_for_selector(".topbar .warning:text('No habilitation in force')")
+    await tab.dblclick(".tree-camera[data-camera='mairie']")
+    await tab.wait_for_selector("ch-tile >> text=Live video needs a habilitation in force")
+    await asyncio.sleep(0.5)
+    assert sockets == []
     assert log.errors == []
 
 

@@ -186,6 +186,8 @@ export class Tile extends HTMLElement {
     let text = "";
     if (!camera) {
       text = "Drag a camera here, or double-click one in the list";
+    } else if (!this.socket) {
+      text = "Live video needs a habilitation in force: ask an administrator";
     } else if (this.status === "paused") {
       text = "Paused";
     } else if (offline && this.status !== "playing") {

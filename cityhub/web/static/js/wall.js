@@ -31,6 +31,11 @@ export class Wall extends HTMLElement {
     this.onVisibility = () => this.applyTiles();
   }
 
+  /** Whether the account may watch live video now (role, habilitation in force). */
+  get mayWatch() {
+    return Boolean(this.user && (this.user.permissions || []).includes("live"));
+  }
+
   get storageKey() {
     return `cityhub.wall.v1.${this.user ? this.user.name : ""}`;
   }
@@ -190,7 +195,7 @@ export class Wall extends HTMLElement {
       // Small tiles take the sub-stream; a maximised tile or a layout of 1 or 4 the main one.
       const small = this.maximised !== index && this.layout > 4;
       tile.setActive(shown && !hidden);
-      tile.show(camera, small, this.socket);
+      tile.show(camera, small, this.mayWatch ? this.socket : null);
     });
   }
 
