@@ -31,7 +31,9 @@ export class LiveSocket {
   /** Stop the stream on ``channel``. */
   unwatch(channel) {
     this.handlers.delete(channel);
-    if (this.wanted.delete(channel)) this.send({ op: "unwatch", channel });
+    const open = this.ws && this.ws.readyState === WebSocket.OPEN;
+    // A closed socket watches nothing: no need to open one just to say so.
+    if (this.wanted.delete(channel) && open) this.send({ op: "unwatch", channel });
   }
 
   send(message) {
