@@ -79,12 +79,18 @@ def _new_id() -> str:
 
 @attrs.frozen
 class Context:
-    """Who or what caused an event or a service call: a user, an automation, or the system."""
+    """Who or what caused an event or a service call: a user, an automation, or the system.
+
+    ``priority`` ranks the caller where commands compete (PTZ control: see ``cityhub.ptz``);
+    the web layer sets it from the user's role, and without it the rank follows the origin:
+    a user outranks an automation, which outranks the system.
+    """
 
     user: str | None = None
     automation: str | None = None
     parent_id: str | None = None
     id: str = attrs.field(factory=_new_id)
+    priority: int | None = None
 
     @property
     def origin(self) -> str:

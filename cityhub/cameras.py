@@ -5,14 +5,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cityhub.api import (
+    AuthenticationError,
     CameraDriver,
     CameraEvent,
     CameraInfo,
     CameraState,
+    Clock,
     Context,
     Events,
     NotReadyError,
@@ -20,7 +23,16 @@ from cityhub.api import (
     StreamProfile,
     Streams,
 )
-from cityhub.const import EVENT_CAMERA_OFFLINE, EVENT_CAMERA_ONLINE, EVENT_STREAM_ERROR
+from cityhub.const import (
+    ATTR_CLOCK_DRIFT_S,
+    AUTH_RETRY_S,
+    CLOCK_CHECK_INTERVAL_S,
+    CLOCK_DRIFT_THRESHOLD_S,
+    EVENT_CAMERA_CLOCK_DRIFT,
+    EVENT_CAMERA_OFFLINE,
+    EVENT_CAMERA_ONLINE,
+    EVENT_STREAM_ERROR,
+)
 from cityhub.media.live import LiveChannel
 from cityhub.media.recorder import Recorder
 from cityhub.media.source import StreamSource
@@ -32,6 +44,9 @@ if TYPE_CHECKING:
     from cityhub.hub import Hub
 
 _LOGGER = logging.getLogger(__name__)
+
+AUTH_FAILED = "authentication failed"
+"""The start of a camera's ``reason`` while its device refuses the configured credentials."""
 
 
 class CameraHost:
@@ -93,6 +108,26 @@ class CameraRuntime:
         )
 
     async def _async_setup(self) -> None:
+        """Set the driver up; refused credentials wait AUTH_RETRY_S, not the fast backoff."""
+        while True:
+            try:
+                await self._async_setup_once()
+            except AuthenticationError as err:
+                detail = f": {redact(str(err))}" if str(err) else ""
+                reason = f"{AUTH_FAILED}{detail} (retry in {AUTH_RETRY_S:.0f} s)"
+                _LOGGER.warning(
+                    "Camera %s refused the credentials%s; check username and password in its "
+                    "options, retrying in %.0f s",
+                    self.id,
+                    detail,
+                    AUTH_RETRY_S,
+                )
+                self.hub.states.async_set(self.id, CameraState.ERROR, reason=reason)
+                await asyncio.sleep(AUTH_RETRY_S)
+            else:
+                return
+
+    async def _async_setup_once(self) -> None:
         host = CameraHost(self.hub, self.config, self.driver_type.NAME)
         driver = self.driver_type(host, self.config.options)
         try:
@@ -110,6 +145,11 @@ class CameraRuntime:
             self.hub.supervisor.start(
                 f"{self._task_prefix}events", lambda: events.run_events(self._emit)
             )
+        if isinstance(driver, Clock):
+            clock = driver
+            self.hub.supervisor.start(
+                f"{self._task_prefix}clock", lambda: self._async_watch_clock(clock)
+            )
         _LOGGER.info(
             "Camera %s (%s) set up with driver %s", self.id, self.config.name, self.driver_type.NAME
         )
@@ -120,6 +160,54 @@ class CameraRuntime:
         else:
             state, reason = CameraState.ERROR, redact(f"{type(err).__name__}: {err}")
         self.hub.states.async_set(self.id, state, reason=f"{reason} (retry in {delay:.0f} s)")
+
+    async def _async_watch_clock(self, clock: Clock) -> None:
+        """Measure the camera's clock drift now and every CLOCK_CHECK_INTERVAL_S, until stopped."""
+        drifting = False
+        while True:
+            drift = await self._async_measure_drift(clock)
+            if drift is not None:
+                self.hub.states.async_set(self.id, attributes={ATTR_CLOCK_DRIFT_S: drift})
+                exceeded = abs(drift) > CLOCK_DRIFT_THRESHOLD_S
+                if exceeded and not drifting:
+                    _LOGGER.warning(
+                        "Camera %s clock is %+.1f s off the hub's (threshold %.0f s); "
+                        "set up NTP on the camera",
+                        self.id,
+                        drift,
+                        CLOCK_DRIFT_THRESHOLD_S,
+                    )
+                    self.hub.bus.async_fire(
+                        EVENT_CAMERA_CLOCK_DRIFT,
+                        {
+                            "camera_id": self.id,
+                            "drift_s": drift,
+                            "threshold_s": CLOCK_DRIFT_THRESHOLD_S,
+                        },
+                    )
+                drifting = exceeded
+            await asyncio.sleep(CLOCK_CHECK_INTERVAL_S)
+
+    async def _async_measure_drift(self, clock: Clock) -> float | None:
+        """The camera's time minus the hub's (seconds), or None when it could not be read."""
+        before = datetime.now(UTC)
+        try:
+            camera_time = await clock.async_camera_time()
+        except Exception as err:
+            _LOGGER.warning(
+                "Camera %s clock could not be read (%s: %s); next try in %.0f s",
+                self.id,
+                type(err).__name__,
+                redact(str(err)),
+                CLOCK_CHECK_INTERVAL_S,
+            )
+            return None
+        after = datetime.now(UTC)
+        if camera_time.tzinfo is None:
+            _LOGGER.warning("Camera %s driver gave a time without a time zone: ignored", self.id)
+            return None
+        hub_time = before + (after - before) / 2
+        return round((camera_time - hub_time).total_seconds(), 1)
 
     def _start_source(self, driver: Streams, profile: StreamProfile) -> None:
         def open_reader() -> PacketReader:

@@ -1,4 +1,4 @@
-"""The ``cityhub`` command: run, check-config, plugins, export, user, --version."""
+"""The ``cityhub`` command: run, check-config, plugins, export, user, discover, --version."""
 
 from __future__ import annotations
 
@@ -8,13 +8,15 @@ import contextlib
 import logging
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TextIO
 
 from cityhub import __version__
 from cityhub.cli_export import add_export_commands
 from cityhub.cli_user import add_user_commands
 from cityhub.config import ConfigError
+from cityhub.discovery.cli import add_discover_command
 from cityhub.logs import setup_logging
 from cityhub.plugins import Plugins
 
@@ -132,6 +134,172 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _audit_database(args: argparse.Namespace, command: str) -> tuple[Path, str] | int:
+    """The database and time zone of ``-c``'s hub, or the exit code after saying why not."""
+    from cityhub.config import load_config
+    from cityhub.const import DATABASE_FILE
+
+    plugins = Plugins.load()
+    try:
+        config = load_config(
+            args.config,
+            camera_drivers=plugins.camera_drivers,
+            storage_backends=plugins.storage_backends,
+            notifiers=plugins.notifiers,
+        )
+    except ConfigError as err:
+        _print_config_error(err, args.config)
+        return EXIT_CONFIG
+    path = config.hub.data_dir / DATABASE_FILE
+    if not path.is_file():
+        print(
+            f"cityhub audit {command}: no database at {path}: the hub has not run with this "
+            f"configuration (check -c and hub.data_dir)",
+            file=sys.stderr,
+        )
+        return EXIT_FAILURE
+    return path, config.hub.time_zone
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    """Check the audit log's hash chain; print OK and its head, or the first broken entry."""
+    from cityhub.auth.audit import AuditLog
+    from cityhub.db import Database, DatabaseError
+
+    found = _audit_database(args, "verify")
+    if isinstance(found, int):
+        return found
+    path, _time_zone = found
+
+    async def verify() -> int:
+        db = await Database.open(path)
+        try:
+            report = await AuditLog(db).verify()
+        finally:
+            await db.close()
+        if report.ok:
+            print(
+                f"OK: {report.checked} audit entries, chain intact; last entry "
+                f"{report.last_seq}, hash {report.last_hash}"
+            )
+            return EXIT_OK
+        print(f"FAILED at entry {report.broken_seq}: {report.problem}", file=sys.stderr)
+        print(
+            f"Entries 1..{report.last_seq} are intact (last good hash {report.last_hash}).",
+            file=sys.stderr,
+        )
+        return EXIT_FAILURE
+
+    try:
+        return asyncio.run(verify())
+    except DatabaseError as err:
+        print(f"cityhub audit verify: {err}", file=sys.stderr)
+        return EXIT_FAILURE
+
+
+def cmd_audit_export(args: argparse.Namespace) -> int:
+    """Write the audit entries matching the filters as CSV, every column (hashes included)."""
+    import csv
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    import attrs
+
+    from cityhub.auth.audit import AuditEntry, AuditLog
+    from cityhub.db import Database, DatabaseError
+
+    found = _audit_database(args, "export")
+    if isinstance(found, int):
+        return found
+    path, time_zone = found
+    bounds: list[datetime | None] = []
+    for option, text in (("--from", args.start), ("--to", args.end)):
+        if text is None:
+            bounds.append(None)
+            continue
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            print(
+                f"cityhub audit export: {option} {text!r} is not an ISO-8601 time "
+                f"(e.g. 2026-11-22T14:30:00, local time, or 2026-11-22T13:30:00Z)",
+                file=sys.stderr,
+            )
+            return EXIT_FAILURE
+        bounds.append(moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(time_zone)))
+
+    async def export(out: TextIO) -> int:
+        db = await Database.open(path)
+        writer = csv.writer(out)
+        writer.writerow([field.name for field in attrs.fields(AuditEntry)])
+        count, after = 0, 0
+        try:
+            while True:
+                entries = await AuditLog(db).entries(
+                    start=bounds[0],
+                    end=bounds[1],
+                    actor=args.actor,
+                    camera_id=args.camera,
+                    action=args.action,
+                    after_seq=after,
+                )
+                if not entries:
+                    break
+                writer.writerows(attrs.astuple(entry) for entry in entries)
+                count += len(entries)
+                after = entries[-1].seq
+        finally:
+            await db.close()
+        print(f"{count} audit entries exported", file=sys.stderr)
+        return EXIT_OK
+
+    try:
+        if args.out is None:
+            return asyncio.run(export(sys.stdout))
+        with args.out.open("w", encoding="utf-8", newline="") as out:
+            return asyncio.run(export(out))
+    except (DatabaseError, OSError) as err:
+        print(f"cityhub audit export: {err}", file=sys.stderr)
+        return EXIT_FAILURE
+
+
+def _add_audit_commands(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    add_config_arg: Callable[[argparse.ArgumentParser], None],
+) -> None:
+    audit = sub.add_parser(
+        "audit",
+        help="check or export the audit log",
+        description="The audit log: who did what, on which camera, when (hash-chained).",
+    )
+    actions = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
+    verify = actions.add_parser(
+        "verify",
+        help="check the audit log's hash chain",
+        description="Recompute every entry's hash and link; print OK with the last entry and "
+        "its hash (note it: removing entries from the end is only seen against a noted "
+        "head), or the first broken entry. Exits 0 or 1.",
+    )
+    add_config_arg(verify)
+    verify.set_defaults(func=cmd_audit_verify)
+    export = actions.add_parser(
+        "export",
+        help="write audit entries as CSV",
+        description="Write the audit entries matching every filter given as CSV (one row per "
+        "entry, every column, hashes included), to --out or standard output. Times without "
+        "an offset are in the hub's time zone; --to is excluded.",
+    )
+    add_config_arg(export)
+    export.add_argument("--csv", action="store_true", help="CSV (the only format for now)")
+    export.add_argument("--from", dest="start", metavar="ISO", help="entries from this time")
+    export.add_argument("--to", dest="end", metavar="ISO", help="entries before this time")
+    export.add_argument("--camera", metavar="ID", help="entries about this camera")
+    export.add_argument("--actor", metavar="WHO", help="user:NAME, automation:ID or system")
+    export.add_argument("--action", metavar="ACTION", help="ptz.move, or ptz.* for a domain")
+    export.add_argument("--out", type=Path, metavar="FILE", help="write here, not to stdout")
+    export.set_defaults(func=cmd_audit_export)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser, with one sub-command per task."""
     parser = argparse.ArgumentParser(
@@ -177,6 +345,8 @@ def build_parser() -> argparse.ArgumentParser:
     plugins.set_defaults(func=cmd_plugins)
     add_export_commands(sub, add_config_arg)
     add_user_commands(sub, add_config_arg)
+    add_discover_command(sub)
+    _add_audit_commands(sub, add_config_arg)
     return parser
 
 

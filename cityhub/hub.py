@@ -13,7 +13,8 @@ from typing import Any
 import voluptuous as vol
 
 from cityhub import __version__
-from cityhub.api import Notification, StorageBackend
+from cityhub.api import CameraDriver, Notification, StorageBackend
+from cityhub.auth.audit import AuditLog, AuditWriter
 from cityhub.auth.sessions import Sessions
 from cityhub.auth.users import FIRST_ADMIN, Users
 from cityhub.bus import Event, EventBus
@@ -27,6 +28,8 @@ from cityhub.const import (
     STAGE_TIMEOUT_S,
 )
 from cityhub.db import Database
+from cityhub.discovery import Discovery, register_discovery_services
+from cityhub.logbook import Logbook
 from cityhub.media.export import Exporter
 from cityhub.media.holds import Holds, register_hold_services
 from cityhub.media.playback import Playback
@@ -36,6 +39,7 @@ from cityhub.media.retention import RetentionManager, RetentionSettings
 from cityhub.media.signing import SigningKey
 from cityhub.model import HubConfig
 from cityhub.plugins import Plugins
+from cityhub.ptz import PtzService, register_ptz_services
 from cityhub.services import ServiceCall, ServiceRegistry
 from cityhub.states import StateStore
 from cityhub.supervisor import Supervisor
@@ -83,11 +87,16 @@ class Hub:
         self.storage: StorageBackend | None = None
         self.recording: Recording | None = None
         self.holds: Holds | None = None
+        self.playback: Playback | None = None
         self.retention: RetentionManager | None = None
+        self.audit: AuditWriter | None = None
+        self.ptz: PtzService | None = None
         self.cameras: dict[str, CameraRuntime] = {}
         self.users: Users | None = None
+        self.logbook: Logbook | None = None
         self.sessions: Sessions | None = None
         self.first_admin_password: str | None = None
+        self.discovery = Discovery.from_plugins(plugins, config.cameras)
         self.started_at: float | None = None
         self.http_url: str | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -126,12 +135,14 @@ class Hub:
             ("database", self._start_database),
             ("storage", self._start_storage),
             ("event log", self._start_event_log),
+            ("audit", self._start_audit),
             ("accounts", self._start_accounts),
             ("services", self._start_services),
             ("recording", self._start_recording),
             ("retention", self._start_retention),
             ("recording services", self._start_recording_services),
             ("cameras", self._start_cameras),
+            ("ptz", self._start_ptz),
             ("http", self._start_http),
         ]
         for name, start in stages:
@@ -196,6 +207,8 @@ class Hub:
         )
 
     async def _start_event_log(self) -> None:
+        assert self.db is not None
+        self.logbook = Logbook(self.db, self.bus, {c.id: c.zone for c in self.config.cameras})
         queue: asyncio.Queue[Event] = asyncio.Queue()
         self._event_queue = queue
         unsubscribe = self.bus.subscribe(MATCH_ALL, queue.put_nowait)
@@ -215,13 +228,24 @@ class Hub:
             try:
                 data = _jsonable(event.data)
                 camera_id = data.get("camera_id") if isinstance(data, dict) else None
-                await self.db.record_event(
+                row_id = await self.db.record_event(
                     event.time_fired, event.event_type, camera_id, data, event.context
                 )
+                if self.logbook is not None and isinstance(data, dict):
+                    self.logbook.written(
+                        row_id, event.time_fired, event.event_type, camera_id, data
+                    )
             except Exception:
                 _LOGGER.exception("Could not record event %s", event.event_type)
             finally:
                 queue.task_done()
+
+    async def _start_audit(self) -> None:
+        assert self.db is not None
+        writer = AuditWriter(AuditLog(self.db), self.bus)
+        writer.start()
+        self.audit = writer
+        self._stops.append(("audit", writer.async_stop))
 
     async def _start_services(self) -> None:
         unregister = [
@@ -231,7 +255,8 @@ class Hub:
                 self._service_camera_restart,
                 vol.Schema({vol.Required("camera_id"): vol.In(self.cameras_configured())}),
                 "Stop and start a camera's driver and streams.",
-            )
+            ),
+            register_discovery_services(self.services, self.discovery),
         ]
         for notifier_config in self.config.notifiers:
             notifier_type = self.plugins.notifiers[notifier_config.type]
@@ -305,10 +330,11 @@ class Hub:
         assert self.holds is not None
         db, storage, place_hold = self.db, self.storage, hold_placer(self.holds)
         signing_key = await asyncio.to_thread(SigningKey.load_or_create, self.data_dir)
+        self.playback = Playback(db, storage)
         unregister = register_recording_services(
             self.services,
             self.config,
-            Playback(db, storage),
+            self.playback,
             lambda: Exporter(self.config, db, storage, signing_key, place_hold),
         )
 
@@ -332,6 +358,29 @@ class Hub:
             )
 
         self._stops.append(("cameras", stop))
+
+    async def _start_ptz(self) -> None:
+        def driver_of(camera_id: str) -> CameraDriver | None:
+            runtime = self.cameras.get(camera_id)
+            return runtime.driver if runtime is not None else None
+
+        ptz = PtzService(
+            self.config.cameras,
+            self.plugins.camera_drivers,
+            driver_of,
+            self.bus,
+            self.states,
+            self.supervisor,
+        )
+        unregister = register_ptz_services(self.services, ptz)
+        ptz.start()
+        self.ptz = ptz
+
+        async def stop() -> None:
+            unregister()
+            await ptz.async_stop(STAGE_TIMEOUT_S - 0.5)
+
+        self._stops.append(("ptz", stop))
 
     async def _start_http(self) -> None:
         from cityhub.web.server import HttpServer  # the web edge imports the core, not back

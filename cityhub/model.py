@@ -43,6 +43,20 @@ DEFAULT_CRITICAL_FREE_PERCENT = 2.0
 DEFAULT_MIN_RETENTION_DAYS = 7
 """Early purges never cut a camera's footage below this many days (unless critical)."""
 
+DEFAULT_PTZ_DEADMAN_S = 1.0
+"""A continuous PTZ move stops by itself this long (seconds) after the last ``ptz.move``: a
+joystick repeats every 100-200 ms, so a second means the page or the link is gone."""
+MIN_PTZ_DEADMAN_S = 0.2
+MAX_PTZ_DEADMAN_S = 10.0
+"""Longest dead-man timeout (seconds): a runaway camera must stop soon whatever is set."""
+DEFAULT_PTZ_LOCK_TIMEOUT_S = 30.0
+"""A PTZ control lock with no command for this long (seconds) is idle: anyone may take it."""
+MAX_PTZ_LOCK_TIMEOUT_S = 3600.0
+MIN_TOUR_DWELL_S = 1.0
+"""Shortest stop at a tour preset (seconds): less only wears the motors out."""
+MAX_TOUR_DWELL_S = 86400.0
+MAX_RETURN_HOME_AFTER_S = 86400.0
+
 DEFAULT_HTTP_HOST = "127.0.0.1"
 DEFAULT_HTTP_PORT = 8123
 
@@ -129,6 +143,49 @@ class RecordingSettings:
 
 
 @attrs.frozen
+class PtzSettings:
+    """The top-level ``ptz:`` section: timeouts every PTZ camera uses unless it says otherwise."""
+
+    deadman_timeout: float = DEFAULT_PTZ_DEADMAN_S
+    lock_timeout: float = DEFAULT_PTZ_LOCK_TIMEOUT_S
+    return_home_after: float | None = None
+
+
+@attrs.frozen
+class TourStep:
+    """One stop of a tour: a preset (token or name) and how long to stay there (seconds)."""
+
+    preset: str
+    dwell: float
+
+
+@attrs.frozen
+class Tour:
+    """A named patrol through presets, repeated until stopped."""
+
+    name: str
+    steps: tuple[TourStep, ...]
+
+
+@attrs.frozen
+class CameraPtz:
+    """A camera's ``ptz:`` key, timeouts resolved (camera > ``ptz:`` section > default)."""
+
+    deadman_timeout: float = DEFAULT_PTZ_DEADMAN_S
+    lock_timeout: float = DEFAULT_PTZ_LOCK_TIMEOUT_S
+    home_preset: str | None = None
+    return_home_after: float | None = None
+    tours: tuple[Tour, ...] = ()
+
+    def tour(self, name: str) -> Tour:
+        """The tour called ``name``; ``KeyError`` when there is none."""
+        for tour in self.tours:
+            if tour.name == name:
+                return tour
+        raise KeyError(name)
+
+
+@attrs.frozen
 class CameraConfig:
     """One camera as configured; ``retention_days`` is resolved (camera > zone > default)."""
 
@@ -145,6 +202,7 @@ class CameraConfig:
     enabled: bool = True
     recording: RecordingSettings = RecordingSettings()
     options: Mapping[str, Any] = attrs.field(factory=dict)
+    ptz: CameraPtz = CameraPtz()
 
     def info(self) -> CameraInfo:
         """What the camera's driver is told about it."""
@@ -196,6 +254,14 @@ class HttpConfig:
 
     host: str = DEFAULT_HTTP_HOST
     port: int = DEFAULT_HTTP_PORT
+    tls_certificate: Path | None = None
+    tls_key: Path | None = None
+    """PEM files (relative paths are from the configuration folder): HTTPS when both are set."""
+
+    @property
+    def tls(self) -> bool:
+        """Whether the panel is served over HTTPS."""
+        return self.tls_certificate is not None and self.tls_key is not None
 
 
 @attrs.frozen
@@ -229,6 +295,7 @@ class HubConfig:
     http: HttpConfig
     storage: StorageConfig
     recording: RecordingSettings = RecordingSettings()
+    ptz: PtzSettings = PtzSettings()
     sites: tuple[Site, ...] = ()
     zones: tuple[Zone, ...] = ()
     emplacements: tuple[Emplacement, ...] = ()

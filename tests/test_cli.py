@@ -134,14 +134,14 @@ class _Api:
         if self.csrf:
             request.add_header("X-CSRF-Token", self.csrf)
         try:
-            with self.opener.open(request, timeout=2) as r:
+            with self.opener.open(request, timeout=15) as r:  # argon2 is slow on purpose
                 return r.status, json.load(r)
         except urllib.error.HTTPError as err:
             return err.code, json.load(err)
 
 
 def test_demo_runs_four_cameras_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
-    """The demo as a new user runs it (on a free port, in a copy): first admin, online in 10 s,
+    """The demo as a new user runs it (on a free port, in a copy): first admin, online in 20 s,
     Ctrl-C < 5 s."""
     config_dir = tmp_path / "demo"
     shutil.copytree(REPO / "config" / "demo", config_dir, ignore=shutil.ignore_patterns("data"))
@@ -163,14 +163,14 @@ def test_demo_runs_four_cameras_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> N
     try:
         started = time.monotonic()
         password = None
-        while password is None and time.monotonic() - started < 10:
+        while password is None and time.monotonic() - started < 20:
             found = re.search(r"Log in and change it: +(\S+)", "".join(lines))
             password = found.group(1) if found else None
             time.sleep(0.1)
         assert password is not None, "".join(lines)
         api = _Api(f"http://127.0.0.1:{port}")
         while api.call("/api/auth/login", {"user": "admin", "password": password})[0] != 200:
-            assert time.monotonic() - started < 10
+            assert time.monotonic() - started < 20
             time.sleep(0.2)
         status, me = api.call("/api/auth/me")
         assert status == 200
@@ -183,7 +183,7 @@ def test_demo_runs_four_cameras_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> N
         assert api.call("/api/auth/password", new)[0] == 200
 
         states: dict[str, str] = {}
-        while time.monotonic() - started < 10:
+        while time.monotonic() - started < 20:
             status, health = api.call("/api/health")
             assert status == 200, health
             states = {c["id"]: c["state"] for c in health["cameras"]}

@@ -25,12 +25,20 @@ from cityhub.model import (
     DEFAULT_MIN_RETENTION_DAYS,
     DEFAULT_POST_ROLL_S,
     DEFAULT_PRE_ROLL_S,
+    DEFAULT_PTZ_DEADMAN_S,
+    DEFAULT_PTZ_LOCK_TIMEOUT_S,
     DEFAULT_PURGE_INTERVAL_S,
     DEFAULT_SEGMENT_SECONDS,
+    MAX_PTZ_DEADMAN_S,
+    MAX_PTZ_LOCK_TIMEOUT_S,
     MAX_RETENTION_DAYS,
+    MAX_RETURN_HOME_AFTER_S,
     MAX_ROLL_S,
     MAX_SEGMENT_SECONDS,
+    MAX_TOUR_DWELL_S,
+    MIN_PTZ_DEADMAN_S,
     MIN_SEGMENT_SECONDS,
+    MIN_TOUR_DWELL_S,
     Permission,
     RecordingMode,
 )
@@ -286,11 +294,31 @@ HUB_SCHEMA = vol.Schema(
     }
 )
 
+
+def _tls_pair(http: dict[str, Any]) -> dict[str, Any]:
+    given = [key for key in ("tls_certificate", "tls_key") if key in http]
+    if len(given) == 1:
+        missing = "tls_key" if given[0] == "tls_certificate" else "tls_certificate"
+        raise Problem(
+            f"{given[0]} is set but {missing} is not: give both (PEM files) to serve HTTPS, "
+            f"or neither",
+            path=[given[0]],
+        )
+    return http
+
+
 HTTP_SCHEMA = vol.Schema(
-    {
-        vol.Optional("host", default=DEFAULT_HTTP_HOST): name,
-        vol.Optional("port", default=DEFAULT_HTTP_PORT): port,
-    }
+    vol.All(
+        vol.Schema(
+            {
+                vol.Optional("host", default=DEFAULT_HTTP_HOST): name,
+                vol.Optional("port", default=DEFAULT_HTTP_PORT): port,
+                vol.Optional("tls_certificate"): text,
+                vol.Optional("tls_key"): text,
+            }
+        ),
+        _tls_pair,
+    )
 )
 
 
@@ -386,6 +414,89 @@ def camera_recording(value: Any) -> bool | dict[str, Any]:
     return result
 
 
+_PTZ_VALIDATORS: dict[str, Validator] = {
+    "deadman_timeout": number(MIN_PTZ_DEADMAN_S, MAX_PTZ_DEADMAN_S, "seconds"),
+    "lock_timeout": number(1, MAX_PTZ_LOCK_TIMEOUT_S, "seconds"),
+    "return_home_after": number(1, MAX_RETURN_HOME_AFTER_S, "seconds"),
+}
+
+PTZ_SCHEMA = vol.Schema(
+    {
+        vol.Optional("deadman_timeout", default=DEFAULT_PTZ_DEADMAN_S): _PTZ_VALIDATORS[
+            "deadman_timeout"
+        ],
+        vol.Optional("lock_timeout", default=DEFAULT_PTZ_LOCK_TIMEOUT_S): _PTZ_VALIDATORS[
+            "lock_timeout"
+        ],
+        vol.Optional("return_home_after"): _PTZ_VALIDATORS["return_home_after"],
+    }
+)
+"""The top-level ``ptz:`` section: timeouts of every PTZ camera unless it says otherwise."""
+
+
+class Each(vol.Schema):
+    """A list whose items are each validated by ``item``, every item's problems reported.
+
+    (A plain ``[item]`` stops at the first item whose problem lies deeper than the item.)
+    The schema it shows is ``[item]``, so messages about unknown keys list the allowed ones.
+    """
+
+    def __init__(self, item: vol.Schema) -> None:
+        super().__init__([item])
+        self._item = item
+
+    def __call__(self, data: Any) -> list[Any]:
+        """Each item validated; all problems raised together."""
+        if data is None:
+            return []
+        if not isinstance(data, list):
+            raise Problem(f"expected a list (got {describe(data)})")
+        errors: list[vol.Invalid] = []
+        result = []
+        for index, value in enumerate(data):
+            try:
+                result.append(self._item(value))
+            except vol.MultipleInvalid as invalid:
+                for error in invalid.errors:
+                    error.prepend([index])
+                    errors.append(error)
+            except vol.Invalid as error:
+                error.prepend([index])
+                errors.append(error)
+        if errors:
+            raise vol.MultipleInvalid(errors)
+        return result
+
+
+def _steps(value: list[Any]) -> list[Any]:
+    if not value:
+        raise Problem("a tour needs at least one step (a list of {preset, dwell})")
+    return value
+
+
+TOUR_STEP_SCHEMA = vol.Schema(
+    {
+        vol.Required("preset"): name,
+        vol.Required("dwell"): number(MIN_TOUR_DWELL_S, MAX_TOUR_DWELL_S, "seconds"),
+    }
+)
+
+TOUR_SCHEMA = vol.Schema(
+    {
+        vol.Required("name"): name,
+        vol.Required("steps"): vol.All(Each(TOUR_STEP_SCHEMA), _steps),
+    }
+)
+
+CAMERA_PTZ_SCHEMA = vol.Schema(
+    {
+        **{vol.Optional(key): validator for key, validator in _PTZ_VALIDATORS.items()},
+        vol.Optional("home_preset"): name,
+        vol.Optional("tours", default=list): Each(TOUR_SCHEMA),
+    }
+)
+"""A camera's ``ptz:`` mapping: timeouts overriding the ``ptz:`` section, home, tours."""
+
 SITE_SCHEMA = vol.Schema({vol.Required("id"): slug, vol.Required("name"): text})
 
 ZONE_SCHEMA = vol.Schema(
@@ -425,6 +536,7 @@ CAMERA_SCHEMA = vol.Schema(
         vol.Optional("enabled", default=True): boolean,
         vol.Optional("recording", default=True): camera_recording,
         vol.Optional("options", default=dict): mapping,
+        vol.Optional("ptz"): CAMERA_PTZ_SCHEMA,
     }
 )
 
@@ -457,6 +569,7 @@ SINGLE_SECTIONS: dict[str, vol.Schema] = {
     "http": HTTP_SCHEMA,
     "storage": STORAGE_SCHEMA,
     "recording": RECORDING_SCHEMA,
+    "ptz": PTZ_SCHEMA,
 }
 """Sections that are one mapping."""
 
@@ -470,5 +583,14 @@ LIST_SECTIONS: dict[str, vol.Schema] = {
 }
 """Sections that are a list of mappings, each validated on its own."""
 
-TOP_LEVEL_KEYS = ("hub", "http", "storage", "recording", "retention_days", *LIST_SECTIONS, "roles")
+TOP_LEVEL_KEYS = (
+    "hub",
+    "http",
+    "storage",
+    "recording",
+    "ptz",
+    "retention_days",
+    *LIST_SECTIONS,
+    "roles",
+)
 """Every key ``cityhub.yaml`` may hold, in the order the documentation gives them."""

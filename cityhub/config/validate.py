@@ -27,6 +27,7 @@ from cityhub.model import (
     DEFAULT_RETENTION_DAYS,
     Authorisation,
     CameraConfig,
+    CameraPtz,
     Emplacement,
     Habilitation,
     HttpConfig,
@@ -34,11 +35,14 @@ from cityhub.model import (
     HubSettings,
     NotifierConfig,
     Permission,
+    PtzSettings,
     RecordingMode,
     RecordingSettings,
     RoleConfig,
     Site,
     StorageConfig,
+    Tour,
+    TourStep,
     UserConfig,
     Zone,
 )
@@ -156,6 +160,27 @@ class Checker:
         self._check_duplicates()
         self._check_references()
         self._check_dates()
+        self._check_tours()
+        self._check_tls_files()
+
+    def _config_path(self, value: str | None) -> Path | None:
+        """``value`` as a path, relative ones from the configuration folder."""
+        if value is None:
+            return None
+        return Path(os.path.normpath(self.config_dir / Path(value).expanduser()))
+
+    def _check_tls_files(self) -> None:
+        http = self.single.get("http")
+        if not http:
+            return
+        for key in ("tls_certificate", "tls_key"):
+            path = self._config_path(http.get(key))
+            if path is not None and not path.is_file():
+                self.report(
+                    ("http", key),
+                    f"no file {path} (a PEM {key.removeprefix('tls_')}, relative to the "
+                    f"configuration folder)",
+                )
 
     def _validate_list(self, section: str, used: vol.Schema) -> list[dict[str, Any] | None]:
         raw = self.root.get(section)
@@ -383,6 +408,35 @@ class Checker:
                         f"({granted.isoformat()}); the expiry must come later",
                     )
 
+    def _check_tours(self) -> None:
+        for index, item in self._raw_items("cameras"):
+            ptz = item.get("ptz")
+            kind = schema.as_text(item.get("kind", CameraKind.FIXED.value))
+            if "ptz" in item and kind == CameraKind.FIXED.value:
+                self.report(
+                    ("cameras", index, "ptz"),
+                    "a camera of kind 'fixed' cannot pan, tilt or zoom (set kind: ptz, or "
+                    "remove ptz:)",
+                    about_key=True,
+                )
+            tours = ptz.get("tours") if isinstance(ptz, dict) else None
+            if not isinstance(tours, list):
+                continue
+            first: dict[str, KeyPath] = {}
+            for position, tour in enumerate(tours):
+                found = schema.as_text(tour.get("name")) if isinstance(tour, dict) else None
+                if found is None:
+                    continue
+                path: KeyPath = ("cameras", index, "ptz", "tours", position, "name")
+                if found in first:
+                    self.report(
+                        path,
+                        f"duplicate tour name '{found}' (first defined at "
+                        f"{self.where(first[found])}); give each tour of a camera its own name",
+                    )
+                else:
+                    first[found] = path
+
     # ---------------------------------------------------------------------------- building
 
     def build(self) -> HubConfig:
@@ -391,6 +445,12 @@ class Checker:
         http = _present(self.single["http"])
         storage = _present(self.single["storage"])
         recording = _recording(_present(self.single["recording"]))
+        ptz_section = _present(self.single["ptz"])
+        ptz = PtzSettings(
+            deadman_timeout=ptz_section["deadman_timeout"],
+            lock_timeout=ptz_section["lock_timeout"],
+            return_home_after=ptz_section.get("return_home_after"),
+        )
         default_retention = _present(self.retention)
         zones = tuple(_zone(item) for item in self._valid("zones"))
         zone_retention = {zone.id: zone.retention_days for zone in zones}
@@ -400,6 +460,7 @@ class Checker:
                 self.options.get(("cameras", index), {}),
                 zone_retention.get(item["zone"]) or default_retention,
                 recording,
+                ptz,
             )
             for index, item in enumerate(self._valid("cameras"))
         )
@@ -411,7 +472,12 @@ class Checker:
                 time_zone=hub["time_zone"],
                 data_dir=Path(os.path.normpath(self.config_dir / data_dir)),
             ),
-            http=HttpConfig(host=http["host"], port=http["port"]),
+            http=HttpConfig(
+                host=http["host"],
+                port=http["port"],
+                tls_certificate=self._config_path(http.get("tls_certificate")),
+                tls_key=self._config_path(http.get("tls_key")),
+            ),
             storage=StorageConfig(
                 backend=storage["backend"],
                 options=self.options.get(("storage",), {}),
@@ -422,6 +488,7 @@ class Checker:
                 min_retention_days=storage["min_retention_days"],
             ),
             recording=recording,
+            ptz=ptz,
             sites=tuple(Site(id=item["id"], name=item["name"]) for item in self._valid("sites")),
             zones=zones,
             emplacements=tuple(_emplacement(item) for item in self._valid("emplacements")),
@@ -503,11 +570,30 @@ def _recording(item: dict[str, Any], base: RecordingSettings | None = None) -> R
     )
 
 
+def _camera_ptz(item: dict[str, Any] | None, defaults: PtzSettings) -> CameraPtz:
+    """A camera's PTZ settings: its own ``ptz:`` keys, the rest from the ``ptz:`` section."""
+    own = item or {}
+    return CameraPtz(
+        deadman_timeout=own.get("deadman_timeout", defaults.deadman_timeout),
+        lock_timeout=own.get("lock_timeout", defaults.lock_timeout),
+        home_preset=own.get("home_preset"),
+        return_home_after=own.get("return_home_after", defaults.return_home_after),
+        tours=tuple(
+            Tour(
+                name=tour["name"],
+                steps=tuple(TourStep(preset=s["preset"], dwell=s["dwell"]) for s in tour["steps"]),
+            )
+            for tour in own.get("tours", [])
+        ),
+    )
+
+
 def _camera(
     item: dict[str, Any],
     options: dict[str, Any],
     zone_retention: int,
     recording: RecordingSettings,
+    ptz: PtzSettings,
 ) -> CameraConfig:
     authorisation = item.get("authorisation")
     own = item["recording"]
@@ -537,6 +623,7 @@ def _camera(
             else attrs.evolve(recording, enabled=own)
         ),
         options=options,
+        ptz=_camera_ptz(item.get("ptz"), ptz),
     )
 
 

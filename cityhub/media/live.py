@@ -23,6 +23,7 @@ import attrs
 
 from cityhub.api import MediaPacket, StreamInfo
 from cityhub.media.live_fmp4 import LiveFmp4Writer, UnsupportedCodecError
+from cityhub.media.snapshot import SnapshotError, keyframe_to_jpeg
 
 __all__ = [
     "MAX_GOP_FRAMES",
@@ -92,6 +93,8 @@ class LiveChannel:
         self._next_time = 0
         self._offset = 0
         self._last_dts: int | None = None
+        self._keyframe: tuple[StreamInfo, MediaPacket] | None = None
+        self._jpeg: tuple[MediaPacket, bytes] | None = None
         self.fragments_sent = 0
 
     @property
@@ -108,6 +111,8 @@ class LiveChannel:
         with self._lock:
             if info is not self._info:
                 self._restart(info)
+            if packet.keyframe:
+                self._keyframe = (info, packet)  # for snapshots, whatever the codec
             writer = self._writer
             if writer is None:
                 return
@@ -157,6 +162,26 @@ class LiveChannel:
         return _Frame(packet, decode_time, duration, self._sequence)
 
     # --- event loop ------------------------------------------------------------------------
+
+    async def snapshot(self) -> tuple[bytes, float]:
+        """A JPEG of the last keyframe (decoded once per keyframe) and its capture time.
+
+        Raises :class:`LiveUnavailableError` before the first keyframe; after the camera goes
+        offline it still gives the last picture seen.
+        """
+        with self._lock:
+            last = self._keyframe
+        if last is None:
+            raise LiveUnavailableError(f"{self.name} has sent no picture yet")
+        info, packet = last
+        cached = self._jpeg
+        if cached is None or cached[0] is not packet:
+            try:
+                jpeg = await asyncio.to_thread(keyframe_to_jpeg, info, packet)
+            except SnapshotError as err:
+                raise LiveUnavailableError(f"{self.name}: {err}") from err
+            cached = self._jpeg = (packet, jpeg)
+        return cached[1], packet.wallclock
 
     def join(self) -> Viewer:
         """Start watching: the viewer's queue holds the init segment and the cached GOP."""

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import io
 import math
-from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Generator, Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from fractions import Fraction
@@ -31,6 +32,7 @@ import av.video.stream
 
 from cityhub.api import StorageBackend
 from cityhub.db import Database
+from cityhub.media import fmp4
 from cityhub.media.index import Segment, TimeRange, coverage, from_ms, gap_tolerance_ms, to_ms
 
 __all__ = [
@@ -193,7 +195,7 @@ class Playback:
 
     async def stream(
         self, camera_id: str, stream: str, start: datetime, end: datetime
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncGenerator[bytes, None]:
         """Fragmented MP4 of [start, end]: the init segment, then one fragment per GOP.
 
         It starts at the keyframe at or before ``start`` and raises :class:`NoFootageError`
@@ -359,8 +361,9 @@ class Playback:
                     pending = []
                     continue
                 yield frame
-        if not started:
-            yield from pending
+        # Not started: no frame at or after ``start_ms``, so nothing in the range. The pending
+        # GOP lies before it, and its segment's container is closed by now: its packets must
+        # not reach a muxer (PyAV crashes on a stream of a closed container).
 
     def _segment_frames(self, segment: Segment, verify: bool) -> Iterator[_Frame]:
         """The video and audio packets of one segment file with their capture instants."""
@@ -372,7 +375,10 @@ class Playback:
                     f"{actual}, but the index recorded {segment.sha256} when it was closed: "
                     f"the file was altered or damaged after recording"
                 )
-        with self._open(segment) as file, av.open(file, "r", format="mp4") as container:
+        opened = self._open(segment)
+        if opened is None:
+            return
+        with opened as file, av.open(file, "r", format="mp4") as container:
             if not container.streams.video:
                 return
             video = container.streams.video[0]
@@ -405,19 +411,39 @@ class Playback:
                     )
                 early.clear()
 
-    def _open(self, segment: Segment) -> BinaryIO:
+    def _open(self, segment: Segment) -> BinaryIO | None:
+        """The segment's file; for one still being written, a copy of its complete fragments.
+
+        The recorder appends to an open segment while it is read: FFmpeg must never meet a
+        fragment cut in the middle (it fails, and PyAV's reader has crashed the process on
+        the next file after such a failure), so it gets what :func:`fmp4.scan` finds complete.
+        """
         try:
-            return self.storage.open_read(segment.storage_key)
+            file = self.storage.open_read(segment.storage_key)
         except FileNotFoundError as err:
             raise SegmentMissingError(
                 f"segment {segment.storage_key} (camera {segment.camera_id}, from "
                 f"{from_ms(segment.start_ms):%Y-%m-%d %H:%M:%S} UTC) is in the index but its "
                 f"file is missing from storage"
             ) from err
+        if not segment.is_open:
+            return file
+        with file:
+            data = file.read()
+        try:
+            complete = fmp4.scan(data).valid_bytes
+        except fmp4.NotFragmentedMp4Error:
+            complete = 0
+        if not complete or not fmp4.scan(data[:complete]).fragments:
+            return None
+        return io.BytesIO(data[:complete])
 
     def _hash(self, segment: Segment) -> str:
         digest = hashlib.sha256()
-        with self._open(segment) as file:
+        opened = self._open(segment)
+        if opened is None:
+            return digest.hexdigest()
+        with opened as file:
             while chunk := file.read(HASH_CHUNK_BYTES):
                 digest.update(chunk)
         return digest.hexdigest()

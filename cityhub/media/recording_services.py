@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 import voluptuous as vol
 
 from cityhub.api import Context
-from cityhub.media.export import Exporter, ExportRequest, PlaceHold
+from cityhub.media.export import Exporter, ExportProgress, ExportRequest, PlaceHold
 from cityhub.media.holds import Holds, aware_datetime, end_after_start, non_empty_text
 from cityhub.media.index import from_ms
 from cityhub.media.playback import DEFAULT_STREAM, Playback
@@ -57,6 +58,12 @@ EXPORT_SCHEMA = vol.Schema(
 """Data of ``recording.export``: cameras, a zoned range, reference, legal basis and reason."""
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+EXPORT_PROGRESS: ContextVar[ExportProgress | None] = ContextVar("export_progress", default=None)
+"""Where ``recording.export`` reports its progress: a caller that wants it (the web API's export
+jobs) sets it in the task that calls the service; the call itself stays a plain, audited
+service call."""
 
 
 def export_folder(root: Path, reference: str, now: datetime) -> Path:
@@ -115,7 +122,7 @@ def register_recording_services(
             stream=data["stream"],
         )
         out = export_folder(config.hub.data_dir / EXPORTS_DIR, request.reference, datetime.now(UTC))
-        result = await exporter().export(request, out, call.context)
+        result = await exporter().export(request, out, call.context, EXPORT_PROGRESS.get())
         return {
             "export_id": result.export_id,
             "path": str(result.path),

@@ -5,17 +5,23 @@
   a free loopback port) and stops it when the test ends. Needs pytest-asyncio.
 - ``rtsp_server``: a started :class:`cityhub.testing.rtsp.RtspTestServer` (GStreamer's RTSP
   server on 127.0.0.1); its clips are encoded once per run (``rtsp_clip_cache``).
+- ``onvif_simulator``: a started :class:`cityhub.testing.onvif.OnvifSimulator` (user
+  ``admin``, password ``onvif-secret``, PTZ, two profiles, masks, live video over its own RTSP
+  test server). ``onvif_simulator_factory``: ``await onvif_simulator_factory(**options)``
+  for others, e.g. ``video=False`` when a test needs no picture (encoding costs CPU). Both
+  need pytest-asyncio.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from cityhub.testing.hub import HubFactory, write_config
+from cityhub.testing.onvif import OnvifSimulator
 from cityhub.testing.rtsp import ClipCache, RtspTestServer
 
 __all__ = ["cityhub_config", "rtsp_clip_cache", "rtsp_server"]
@@ -52,7 +58,7 @@ try:
 except ImportError:  # the hub fixture needs pytest-asyncio; the rest of the kit does not
     pass
 else:
-    __all__ += ["cityhub_hub"]
+    __all__ += ["cityhub_hub", "onvif_simulator", "onvif_simulator_factory"]
 
     @pytest_asyncio.fixture
     async def cityhub_hub() -> AsyncIterator[HubFactory]:
@@ -62,3 +68,29 @@ else:
             yield factory
         finally:
             await factory.async_stop_all()
+
+    @pytest_asyncio.fixture
+    async def onvif_simulator_factory() -> AsyncIterator[Callable[..., Awaitable[OnvifSimulator]]]:
+        """``await onvif_simulator_factory(**options)``: a started ONVIF simulator (options as
+        :class:`OnvifSimulator` takes them); every one is stopped when the test ends."""
+        started: list[OnvifSimulator] = []
+
+        async def make(**options: Any) -> OnvifSimulator:
+            sim = OnvifSimulator(**options)
+            await sim.start()
+            started.append(sim)
+            return sim
+
+        try:
+            yield make
+        finally:
+            for sim in reversed(started):
+                await sim.stop()
+
+    @pytest_asyncio.fixture
+    async def onvif_simulator(
+        onvif_simulator_factory: Callable[..., Awaitable[OnvifSimulator]],
+    ) -> OnvifSimulator:
+        """A started ONVIF simulator with the defaults: admin/onvif-secret, PTZ, two profiles,
+        masks and live video over its own RTSP test server."""
+        return await onvif_simulator_factory()

@@ -8,6 +8,10 @@ input. It listens on 127.0.0.1 only.
         url = server.add_clip("cam1", width=640, height=360, fps=25)
         server.outage("cam1", 3.0)
 
+A mount can also be *live*: :meth:`RtspTestServer.add_live` serves whatever Annex-B H.264 a
+:class:`LiveFeed` (a TCP listener on 127.0.0.1) is given, e.g. an encoder drawing frames as
+they happen; the server's pipeline connects to the feed while someone watches.
+
 Or from a shell, serving until Ctrl-C and printing the URLs::
 
     python -m cityhub.testing.rtsp --port 8554 --clip cam1=640x360@25 \
@@ -25,6 +29,7 @@ import json
 import os
 import queue
 import re
+import socket
 import subprocess
 import sys
 import tempfile
@@ -41,6 +46,7 @@ __all__ = [
     "AUDIO_CODECS",
     "ClipCache",
     "GStreamerMissingError",
+    "LiveFeed",
     "PathStatus",
     "RtspServerError",
     "RtspTestServer",
@@ -95,16 +101,140 @@ class PathStatus:
 @attrs.frozen
 class _Mount:
     path: str
-    clip: Path
-    fps: int
+    clip: Path | None
+    fps: float
     user: str | None
     password: str | None
     audio: str | None = None
+    feed: int | None = None
+    """The TCP port of a live mount's feed (``clip`` is then ``None``)."""
 
     def spec(self) -> dict[str, Any]:
         users = [[self.user, self.password]] if self.user is not None else []
-        spec = {"path": self.path, "clip": str(self.clip), "fps": self.fps, "users": users}
+        spec: dict[str, Any] = {"path": self.path, "fps": self.fps, "users": users}
+        if self.feed is not None:
+            spec["feed"] = self.feed
+        else:
+            spec["clip"] = str(self.clip)
         return spec if self.audio is None else {**spec, "audio": self.audio}
+
+
+class LiveFeed:
+    """A TCP listener on 127.0.0.1 handing Annex-B H.264 to every reader that connects.
+
+    The readers are the RTSP server's live pipelines (one per mount, shared by its clients).
+    :meth:`write` never blocks: each reader has a small queue; a reader that falls behind
+    loses frames up to the next keyframe. A new reader starts at a keyframe, and
+    :attr:`keyframe_wanted` tells the encoder to make one soon.
+    """
+
+    QUEUE_FRAMES = 50
+
+    def __init__(self) -> None:
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._listener.bind((HOST, 0))
+        self._listener.listen(8)
+        self.port: int = self._listener.getsockname()[1]
+        self.keyframe_wanted = threading.Event()
+        self.connections = 0
+        """Readers that connected so far."""
+        self._readers: list[_FeedReader] = []
+        self._lock = threading.Lock()
+        self._closed = False
+        self._wake = threading.Condition(self._lock)
+        threading.Thread(target=self._accept, name=f"live-feed-{self.port}", daemon=True).start()
+
+    @property
+    def readers(self) -> int:
+        """Readers connected now."""
+        with self._lock:
+            return len(self._readers)
+
+    def wait_for_reader(self, timeout: float) -> bool:
+        """Block until a reader is connected (or ``timeout`` seconds); whether one is."""
+        with self._wake:
+            return self._wake.wait_for(lambda: bool(self._readers) or self._closed, timeout) and (
+                bool(self._readers)
+            )
+
+    def write(self, data: bytes, keyframe: bool) -> None:
+        """Queue one access unit for every reader (dropped for a reader that waits for a
+        keyframe or whose queue is full)."""
+        with self._lock:
+            readers = list(self._readers)
+        for reader in readers:
+            reader.offer(data, keyframe, self.keyframe_wanted)
+
+    def close(self) -> None:
+        """Stop listening and drop every reader."""
+        with self._wake:
+            self._closed = True
+            readers, self._readers = self._readers, []
+            self._wake.notify_all()
+        with contextlib.suppress(OSError):
+            self._listener.close()
+        for reader in readers:
+            reader.close()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _address = self._listener.accept()
+            except OSError:
+                return
+            reader = _FeedReader(connection, self.QUEUE_FRAMES, self._forget)
+            with self._wake:
+                if self._closed:
+                    reader.close()
+                    return
+                self._readers.append(reader)
+                self.connections += 1
+                self._wake.notify_all()
+            self.keyframe_wanted.set()
+
+    def _forget(self, reader: _FeedReader) -> None:
+        with self._lock:
+            if reader in self._readers:
+                self._readers.remove(reader)
+
+
+class _FeedReader:
+    """One connected reader of a :class:`LiveFeed` and the thread that sends to it."""
+
+    def __init__(self, connection: socket.socket, size: int, gone: Any) -> None:
+        self.connection = connection
+        self.queue: queue.Queue[bytes | None] = queue.Queue(size)
+        self.needs_keyframe = True
+        self._gone = gone
+        threading.Thread(target=self._send, name="live-feed-reader", daemon=True).start()
+
+    def offer(self, data: bytes, keyframe: bool, keyframe_wanted: threading.Event) -> None:
+        if self.needs_keyframe and not keyframe:
+            keyframe_wanted.set()
+            return
+        try:
+            self.queue.put_nowait(data)
+            self.needs_keyframe = False
+        except queue.Full:
+            self.needs_keyframe = True
+
+    def close(self) -> None:
+        with contextlib.suppress(queue.Full):
+            self.queue.put_nowait(None)
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
+
+    def _send(self) -> None:
+        try:
+            while (data := self.queue.get()) is not None:
+                self.connection.sendall(data)
+        except OSError:
+            pass
+        finally:
+            self._gone(self)
+            with contextlib.suppress(OSError):
+                self.connection.close()
 
 
 class ClipCache:
@@ -193,10 +323,13 @@ class RtspTestServer:
         clips: ClipCache | None = None,
         auth: str = "digest",
         python: str | None = None,
+        host: str = HOST,
     ) -> None:
         if auth not in ("basic", "digest"):
             raise ValueError(f"auth must be 'basic' or 'digest', not {auth!r}")
         self.port = port
+        self.host = host
+        """The address the server listens on (loopback unless told: tests stay local)."""
         self.clips = clips or ClipCache()
         self.auth = auth
         self.python = python or os.environ.get("CITYHUB_GST_PYTHON") or SYSTEM_PYTHON
@@ -229,6 +362,7 @@ class RtspTestServer:
         started = time.monotonic()
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
         command = [self.python, "-u", str(SERVER_SCRIPT), "--port", str(self.port)]
+        command += ["--host", self.host]
         self._replies = queue.Queue()
         self._stderr.clear()
         process = subprocess.Popen(
@@ -357,6 +491,35 @@ class RtspTestServer:
         self._mounts[mount_path] = mount
         return self.url(path, user, password)
 
+    def add_live(
+        self,
+        path: str,
+        feed: LiveFeed | int,
+        fps: float = 25,
+        user: str | None = None,
+        password: str | None = None,
+    ) -> str:
+        """Serve at ``path`` the live Annex-B H.264 of ``feed`` (a :class:`LiveFeed` or its
+        port); returns the URL.
+
+        While someone watches, the path's one pipeline (shared by its clients) reads the feed
+        and stamps frame n at n / ``fps``; the H.264 must have no B-frames. ``user`` and
+        ``password`` protect the path as in :meth:`add_clip`.
+        """
+        if (user is None) != (password is None):
+            raise ValueError("give both user and password, or neither")
+        if not 0 < fps <= 120:
+            raise ValueError(f"fps must be in 0..120, not {fps}")
+        mount_path = _mount_path(path)
+        if mount_path in self._mounts:
+            raise ValueError(f"{mount_path} is already served")
+        port = feed.port if isinstance(feed, LiveFeed) else int(feed)
+        mount = _Mount(mount_path, None, fps, user, password, feed=port)
+        if self.running:
+            self._command(f"add {json.dumps(mount.spec())}")
+        self._mounts[mount_path] = mount
+        return self.url(path, user, password)
+
     def url(self, path: str, user: str | None = None, password: str | None = None) -> str:
         """The ``rtsp://`` URL of ``path``, with credentials when given."""
         credentials = ""
@@ -365,7 +528,8 @@ class RtspTestServer:
             if password is not None:
                 credentials += ":" + quote(password, safe="")
             credentials += "@"
-        return f"rtsp://{credentials}{HOST}:{self.port}{_mount_path(path)}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"rtsp://{credentials}{host}:{self.port}{_mount_path(path)}"
 
     def stop_path(self, path: str) -> None:
         """Unmount ``path`` and drop its clients, as a camera going dark (404 until started)."""

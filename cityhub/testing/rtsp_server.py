@@ -9,6 +9,9 @@ A mount is ``{"path": "/cam1", "clip": "/x/cam1.h264", "fps": 25, "users": [["u"
 "audio": "aac"}``: a raw Annex-B H.264 file without B-frames, looped forever with timestamps
 that keep rising and paced in real time, one pipeline shared by all clients of the path.
 ``users`` is optional; with it the path asks for RTSP basic or digest authentication.
+A live mount has ``"feed": PORT`` instead of ``"clip"``: its pipeline reads Annex-B H.264
+(no B-frames) from a TCP listener on 127.0.0.1:PORT while someone watches, frame n stamped
+n / fps.
 ``audio`` is optional too: a 440 Hz tone as a second track, ``aac`` (16 kHz mono),
 ``pcmu`` or ``pcma`` (G.711, 8 kHz mono) or ``opus`` (48 kHz mono).
 
@@ -71,6 +74,8 @@ AUDIO_ELEMENTS = {
     "rtpopuspay": "gstreamer1.0-plugins-good",
 }
 """Elements of the audio tracks: looked for only when a mount asks for audio."""
+LIVE_ELEMENTS = {"tcpclientsrc": "gstreamer1.0-plugins-base"}
+"""Elements of live mounts: looked for only when a mount has a feed."""
 
 try:
     import gi
@@ -100,8 +105,11 @@ class Mount:
         self.path = str(spec["path"])
         if not self.path.startswith("/"):
             raise ValueError(f"mount path {self.path!r} must start with '/'")
-        self.clip = str(spec["clip"])
-        self.fps = int(spec.get("fps", 25))
+        self.feed = int(spec["feed"]) if spec.get("feed") is not None else None
+        self.clip = str(spec["clip"]) if self.feed is None else ""
+        self.fps = float(spec.get("fps", 25))
+        if self.fps <= 0:
+            raise ValueError(f"fps must be positive, not {self.fps}")
         self.users = [(str(u), str(p)) for u, p in spec.get("users") or []]
         audio = spec.get("audio")
         if audio is not None and audio not in AUDIO_BRANCHES:
@@ -112,11 +120,21 @@ class Mount:
         self.created = 0
         self.running: set[Any] = set()
         self.factory: Any = GstRtspServer.RTSPMediaFactory()
-        launch = (
-            "multifilesrc name=src loop=true caps=video/x-h264,stream-format=byte-stream"
-            " ! h264parse name=parse ! video/x-h264,alignment=au ! identity sync=true"
-            " ! rtph264pay name=pay0 pt=96 config-interval=1"
-        )
+        if self.feed is not None:
+            if missing := missing_elements(LIVE_ELEMENTS):
+                raise ValueError(f"missing GStreamer elements: {', '.join(missing)}")
+            # The feed is paced by its writer: no clock sync, frames leave as they arrive.
+            launch = (
+                f"tcpclientsrc name=src host={HOST} port={self.feed}"
+                " ! h264parse name=parse ! video/x-h264,alignment=au"
+                " ! rtph264pay name=pay0 pt=96 config-interval=1"
+            )
+        else:
+            launch = (
+                "multifilesrc name=src loop=true caps=video/x-h264,stream-format=byte-stream"
+                " ! h264parse name=parse ! video/x-h264,alignment=au ! identity sync=true"
+                " ! rtph264pay name=pay0 pt=96 config-interval=1"
+            )
         if audio is not None:
             launch += f" {AUDIO_TONE} ! {AUDIO_BRANCHES[audio]}"
         self.factory.set_launch(f"( {launch} )")
@@ -126,14 +144,15 @@ class Mount:
     def _on_media_configure(self, _factory: Any, media: Any) -> None:
         """Point the new pipeline at the clip and stamp its frames."""
         bin_ = media.get_element()
-        bin_.get_by_name("src").set_property("location", self.clip)
-        frame = Gst.util_uint64_scale(Gst.SECOND, 1, self.fps)
+        if self.feed is None:
+            bin_.get_by_name("src").set_property("location", self.clip)
+        frame = round(Gst.SECOND / self.fps)
         count = [0]
 
         def stamp(_pad: Any, info: Any) -> Any:
             # Raw Annex-B has no timestamps: frame n is due at n / fps, loop after loop.
             buffer = info.get_buffer()
-            buffer.pts = buffer.dts = Gst.util_uint64_scale(count[0], Gst.SECOND, self.fps)
+            buffer.pts = buffer.dts = round(count[0] * Gst.SECOND / self.fps)
             buffer.duration = frame
             count[0] += 1
             return Gst.PadProbeReturn.OK
@@ -170,11 +189,12 @@ def plays(session: Any, path: str) -> bool:
 class Server:
     """The RTSP server, its mounts and the command interpreter."""
 
-    def __init__(self, port: int, auth_method: str = "digest") -> None:
+    def __init__(self, port: int, auth_method: str = "digest", host: str = HOST) -> None:
         self.auth_method = auth_method
+        self.host = host
         self.loop: Any = GLib.MainLoop()
         self.server: Any = GstRtspServer.RTSPServer()
-        self.server.set_address(HOST)
+        self.server.set_address(host)
         self.server.set_service(str(port))
         self.mounts: dict[str, Mount] = {}
         self.auth: Any = None
@@ -183,7 +203,7 @@ class Server:
     def listen(self) -> int:
         """Bind the port and return it."""
         if self.server.attach(None) == 0:
-            raise OSError(f"cannot listen on {HOST}:{self.server.get_service()}")
+            raise OSError(f"cannot listen on {self.host}:{self.server.get_service()}")
         return int(self.server.get_bound_port())
 
     def add(self, spec: dict[str, Any]) -> Mount:
@@ -339,6 +359,7 @@ def main(argv: list[str] | None = None) -> int:
     """Serve until ``quit``, the end of standard input, SIGINT or SIGTERM."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=8554, help="TCP port (0: any free port)")
+    parser.add_argument("--host", default=HOST, help=f"address to listen on (default {HOST})")
     parser.add_argument("--spec", help="a JSON file: a list of mounts served from the start")
     parser.add_argument(
         "--auth", choices=sorted(AUTH_METHODS), default="digest", help="for mounts with users"
@@ -349,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         print(f"missing GStreamer elements: {', '.join(missing)}", file=sys.stderr)
         return EXIT_MISSING
-    server = Server(args.port, args.auth)
+    server = Server(args.port, args.auth, args.host)
     if args.spec:
         with open(args.spec, encoding="utf-8") as spec:
             for mount in json.load(spec):

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Final
 
 from aiohttp import web
 
 from cityhub.api import capabilities_of
-from cityhub.web.auth import current_user
+from cityhub.auth.roles import Permission
+from cityhub.media.live import LiveUnavailableError
+from cityhub.web.auth import BUS_KEY, context_of, current_user, require
+from cityhub.web.errors import ApiError
 from cityhub.web.routes import Route
 
 if TYPE_CHECKING:
     from cityhub.hub import Hub
 
-__all__ = ["camera_routes"]
+__all__ = ["EVENT_SNAPSHOT", "camera_routes"]
+
+EVENT_SNAPSHOT: Final = "live.snapshot"
+"""A user took a camera's picture; data: camera_id, profile, captured (ISO time)."""
 
 _CAMERAS = {
     "type": "object",
@@ -92,5 +99,44 @@ def camera_routes() -> list[Route]:
             "Zones, emplacements and cameras in the user's scope, with state and streams",
             response=_CAMERAS,
             tag="cameras",
-        )
+        ),
+        Route(
+            "GET",
+            "/api/cameras/{camera_id}/snapshot",
+            handle_snapshot,
+            "A JPEG of the camera's last keyframe (?profile=); X-Captured-At gives its time",
+            permission=Permission.LIVE,
+            tag="cameras",
+        ),
     ]
+
+
+async def handle_snapshot(request: web.Request) -> web.Response:
+    """GET /api/cameras/{camera_id}/snapshot: a JPEG of the camera's last keyframe."""
+    hub = _hub(request)
+    camera_id = request.match_info["camera_id"]
+    camera = next((c for c in hub.config.cameras if c.id == camera_id), None)
+    if camera is None:
+        raise ApiError(404, "unknown_camera", f"no camera {camera_id!r}")
+    require(request, Permission.LIVE, camera.zone)
+    runtime = hub.cameras.get(camera_id)
+    channels = runtime.live if runtime is not None else {}
+    name = request.query.get("profile") or next(iter(channels), None)
+    channel = channels.get(name) if name else None
+    if channel is None:
+        raise ApiError(409, "camera_unavailable", f"camera {camera_id} has no stream now")
+    try:
+        jpeg, captured = await channel.snapshot()
+    except LiveUnavailableError as err:
+        raise ApiError(409, "no_picture", str(err)) from err
+    moment = datetime.fromtimestamp(captured, UTC)
+    request.app[BUS_KEY].async_fire(
+        EVENT_SNAPSHOT,
+        {"camera_id": camera_id, "profile": name, "captured": moment.isoformat()},
+        context_of(request),
+    )
+    return web.Response(
+        body=jpeg,
+        content_type="image/jpeg",
+        headers={"X-Captured-At": moment.isoformat(timespec="milliseconds")},
+    )

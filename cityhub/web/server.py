@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import errno
 import logging
+import ssl
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from aiohttp import web
 
+from cityhub.health import health_report
+from cityhub.web.admin import admin_routes
 from cityhub.web.auth import (
     BUS_KEY,
     ROUTES_KEY,
@@ -25,9 +28,14 @@ from cityhub.web.auth import (
     current_user,
 )
 from cityhub.web.cameras import camera_routes
+from cityhub.web.discovery import discovery_routes
 from cityhub.web.errors import error_middleware
+from cityhub.web.layouts import layout_routes
 from cityhub.web.live import live_routes
+from cityhub.web.logbook import logbook_routes
 from cityhub.web.openapi import build_openapi
+from cityhub.web.ptz import ptz_routes
+from cityhub.web.recordings import EXPORT_JOBS_KEY, recording_routes
 from cityhub.web.routes import Access, Route, RouteTable
 
 if TYPE_CHECKING:
@@ -52,6 +60,13 @@ async def handle_health(request: web.Request) -> web.Response:
     user = current_user(request)
     health["cameras"] = [c for c in health["cameras"] if user.sees_zone(c["zone"])]
     return web.json_response(health)
+
+
+async def handle_health_report(request: web.Request) -> web.Response:
+    """GET /api/health/report: cameras in scope with today's gaps and drift; storage forecast."""
+    user = current_user(request)
+    zones = None if "*" in user.zones else user.zones
+    return web.json_response(await health_report(request.app[HUB_KEY], zones))
 
 
 async def handle_openapi(request: web.Request) -> web.Response:
@@ -80,6 +95,14 @@ def hub_routes() -> list[Route]:
         ),
         Route(
             "GET",
+            "/api/health/report",
+            handle_health_report,
+            "Cameras in scope (state, fps, bitrate, last frame, today's gaps, clock drift), "
+            "storage use with the retention forecast, unacknowledged alarms",
+            response={"type": "object"},
+        ),
+        Route(
+            "GET",
             "/api/openapi.json",
             handle_openapi,
             "This description of the API",
@@ -98,12 +121,19 @@ def create_app(hub: Hub) -> web.Application:
     routes.extend(hub_routes())
     routes.extend(camera_routes())
     routes.extend(live_routes())
+    routes.extend(recording_routes())
+    routes.extend(ptz_routes())
+    routes.extend(logbook_routes())
+    routes.extend(admin_routes())
+    routes.extend(layout_routes())
+    routes.extend(discovery_routes())
     app[HUB_KEY] = hub
     app[ROUTES_KEY] = routes
     app[USERS_KEY] = hub.users
     app[SESSIONS_KEY] = hub.sessions
     app[BUS_KEY] = hub.bus
-    app[TLS_KEY] = False
+    app[TLS_KEY] = hub.config.http.tls
+    app[EXPORT_JOBS_KEY] = {}
     routes.install(app)
     # Public like the page: scripts and styles hold no data; every call they make to the API
     # needs the session. Nothing else is served without a declared route (see auth).
@@ -122,12 +152,33 @@ class HttpServer:
     """Starts and stops the application on one address."""
 
     def __init__(self, hub: Hub) -> None:
-        self._runner = web.AppRunner(create_app(hub), access_log=None)
+        app = create_app(hub)
+        self._http = hub.config.http
+        self._runner = web.AppRunner(app, access_log=None)
+
+    def _ssl_context(self) -> ssl.SSLContext | None:
+        http = self._http
+        if http.tls_certificate is None or http.tls_key is None:
+            return None
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        try:
+            context.load_cert_chain(http.tls_certificate, http.tls_key)
+        except (OSError, ssl.SSLError) as err:
+            raise OSError(
+                f"cannot use the TLS certificate {http.tls_certificate} with the key "
+                f"{http.tls_key} (http.tls_certificate, http.tls_key): {err}"
+            ) from err
+        return context
 
     async def async_start(self, host: str, port: int) -> str:
-        """Listen on ``host:port``; returns the URL. A busy port is a clear error."""
+        """Listen on ``host:port`` (HTTPS when TLS is configured); returns the URL.
+
+        A busy port or an unusable certificate is a clear error.
+        """
+        context = self._ssl_context()
         await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
+        site = web.TCPSite(self._runner, host, port, ssl_context=context)
         try:
             await site.start()
         except OSError as err:
@@ -142,7 +193,8 @@ class HttpServer:
         sockets = [s for s in (self._runner.addresses or [])]
         bound_port = sockets[0][1] if sockets else port
         shown_host = f"[{host}]" if ":" in host else host
-        return f"http://{shown_host}:{bound_port}"
+        scheme = "https" if context is not None else "http"
+        return f"{scheme}://{shown_host}:{bound_port}"
 
     async def async_stop(self) -> None:
         """Stop listening and close open connections."""

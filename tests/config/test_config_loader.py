@@ -245,11 +245,12 @@ def test_unreadable_value_gives_one_issue_but_its_key_is_still_checked(
 ) -> None:
     write(
         "cityhub.yaml",
-        "http:\n  port: !secret http_port\n  tls_key: !secret tls_key\n",
+        "http:\n  port: !secret http_port\n  ssl_key: !secret ssl_key\n",
     )
-    write("secrets.yaml", "tls_key: fake-key-material\n")
+    write("secrets.yaml", "ssl_key: fake-key-material\n")
     assert issues() == [
         "cityhub.yaml:2: http.port: !secret http_port: 'http_port' is not defined in "
-        "secrets.yaml (defined: tls_key)",
-        "cityhub.yaml:3: http.tls_key: unknown key 'tls_key' (allowed: host, port)",
+        "secrets.yaml (defined: ssl_key)",
+        "cityhub.yaml:3: http.ssl_key: unknown key 'ssl_key' (allowed: host, port, "
+        "tls_certificate, tls_key; did you mean 'tls_key'?)",
     ]

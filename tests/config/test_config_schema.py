@@ -77,8 +77,8 @@ def test_unknown_top_level_key_suggests_a_close_one(write: Write, issues: Issues
     write("cityhub.yaml", "retension_days: 10\n")
     assert issues() == [
         "cityhub.yaml:1: retension_days: unknown key 'retension_days' (allowed: hub, http, "
-        "storage, recording, retention_days, sites, zones, emplacements, cameras, notifiers, "
-        "users, roles; "
+        "storage, recording, ptz, retention_days, sites, zones, emplacements, cameras, "
+        "notifiers, users, roles; "
         "did you mean 'retention_days'?)"
     ]
 
@@ -86,8 +86,10 @@ def test_unknown_top_level_key_suggests_a_close_one(write: Write, issues: Issues
 def test_unknown_key_in_a_section(write: Write, issues: Issues) -> None:
     write("cityhub.yaml", "http:\n  adress: 0.0.0.0\n  tls: true\n")
     assert issues() == [
-        "cityhub.yaml:2: http.adress: unknown key 'adress' (allowed: host, port)",
-        "cityhub.yaml:3: http.tls: unknown key 'tls' (allowed: host, port)",
+        "cityhub.yaml:2: http.adress: unknown key 'adress' (allowed: host, port, "
+        "tls_certificate, tls_key)",
+        "cityhub.yaml:3: http.tls: unknown key 'tls' (allowed: host, port, tls_certificate, "
+        "tls_key; did you mean 'tls_key'?)",
     ]
 
 

@@ -255,7 +255,7 @@ def test_five_mistakes_in_two_files(write: Write, tmp_path: Path, load: Load) ->
             config_file,
             4,
             "retension_days",
-            "unknown key 'retension_days' (allowed: hub, http, storage, recording, "
+            "unknown key 'retension_days' (allowed: hub, http, storage, recording, ptz, "
             "retention_days, sites, zones, emplacements, cameras, notifiers, users, roles; "
             "did you mean 'retention_days'?)",
         ),

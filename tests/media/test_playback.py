@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playback_kit import FPS, HEIGHT, T0_MS, WIDTH, at, record
@@ -167,3 +170,33 @@ async def test_missing_altered_or_changed_segments_are_reported(
     path.unlink()
     with pytest.raises(SegmentMissingError, match=rows[1]["storage_key"]):
         await playback.remux_to_file("cam-1", "main", at(0), at(8000), out)
+
+
+async def test_a_range_after_the_last_frame_of_an_open_segment_has_no_footage(
+    cityhub_config: Any, cityhub_hub: Any
+) -> None:
+    """Regression: the GOP before such a range came from a closed file and crashed the muxer."""
+    from cityhub.api import CameraState
+    from cityhub.media.playback import NoFootageError
+    from cityhub.testing.hub import wait_for_state
+
+    config = {
+        "http": {"port": 0},
+        "recording": {"segment_seconds": 60},
+        "zones": [{"id": "centre", "name": "Centre"}],
+        "cameras": [
+            {"id": "cam", "name": "Cam", "driver": "virtual", "zone": "centre",
+             "options": {"width": 160, "height": 96, "fps": 25, "gop": 12}},
+        ],
+    }  # fmt: skip
+    hub = await cityhub_hub(cityhub_config(config))
+    await wait_for_state(hub, "cam", CameraState.ONLINE)
+    await asyncio.sleep(3)  # fragments in the open segment
+    assert hub.playback is not None
+    later = datetime.now(UTC) + timedelta(minutes=10)
+    for _ in range(3):
+        with pytest.raises(NoFootageError):
+            async for _chunk in hub.playback.stream(
+                "cam", "main", later, later + timedelta(hours=1)
+            ):
+                pass

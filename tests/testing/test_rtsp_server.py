@@ -7,6 +7,7 @@ import re
 import sys
 import threading
 import time
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ import pytest
 
 from cityhub.api import StreamEndedError, StreamError
 from cityhub.media.url_reader import UrlReader
-from cityhub.testing.rtsp import ClipCache, GStreamerMissingError, RtspTestServer
+from cityhub.testing.rtsp import ClipCache, GStreamerMissingError, LiveFeed, RtspTestServer
 
 OPTIONS = {"rtsp_transport": "tcp", "timeout": "5000000"}
 FPS = 25
@@ -196,6 +197,61 @@ def test_kill_drops_clients_and_restart_serves_on_the_same_port(
 
     assert rtsp_server.port == port
     assert len(capture(url, 0.5).packets) > 0
+
+
+def encode_live(feed: LiveFeed, stop: threading.Event, fps: int = FPS) -> int:
+    """Encode grey frames of rising brightness into ``feed`` in real time until ``stop``;
+    returns the frames encoded (only while a reader is connected)."""
+    codec: Any = av.CodecContext.create("libx264", "w")
+    codec.width, codec.height, codec.pix_fmt = 160, 96, "yuv420p"
+    codec.time_base = Fraction(1, fps)
+    codec.options = {
+        "preset": "ultrafast",
+        "tune": "zerolatency",
+        "x264-params": "keyint=10:bframes=0:repeat-headers=1",
+    }
+    codec.open()
+    frames = 0
+    while not stop.is_set():
+        if not feed.wait_for_reader(0.1):
+            continue
+        frame = av.VideoFrame(160, 96, "yuv420p")
+        for index, plane in enumerate(frame.planes):
+            plane.update(bytes([frames % 200 + 20 if index == 0 else 128]) * plane.buffer_size)
+        frame.pts = frames
+        for packet in codec.encode(frame):
+            feed.write(bytes(packet), bool(packet.is_keyframe))
+        frames += 1
+        stop.wait(1 / fps)
+    return frames
+
+
+def test_live_mount_serves_what_the_feed_is_given(rtsp_server: RtspTestServer) -> None:
+    feed = LiveFeed()
+    stop = threading.Event()
+    encoder, frames = in_thread(encode_live, feed, stop)
+    try:
+        url = rtsp_server.add_live("live", feed, FPS, user="viewer", password="secret")
+        readers = [in_thread(capture, url, 1.5) for _ in range(2)]
+        for thread, _ in readers:
+            thread.join(15)
+        with pytest.raises(av.error.HTTPUnauthorizedError):
+            capture(rtsp_server.url("live"), 0.5)
+        status = rtsp_server.status()["/live"]
+    finally:
+        stop.set()
+        encoder.join(5)
+        feed.close()
+
+    for _, result in readers:
+        got = result[0]
+        assert (got.codec, got.width, got.height) == ("h264", 160, 96)
+        assert len(got.packets) >= FPS  # frames kept coming, in real time
+        steps = {b - a for a, b in itertools.pairwise(p for _, p in got.packets)}
+        assert steps == {90_000 // FPS}
+    assert status.created == 1  # one pipeline, one connection to the feed, for both readers
+    assert feed.connections == 1
+    assert frames[0] > FPS
 
 
 def test_clips_are_encoded_once_per_parameters(rtsp_clip_cache: ClipCache) -> None:

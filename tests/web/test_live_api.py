@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from cityhub.bus import Event
 from cityhub.hub import Hub
 from cityhub.media.fmp4 import scan
 from cityhub.testing import ffprobe
-from cityhub.testing.api import ApiClient, add_account
+from cityhub.testing.api import ApiClient, ApiResponseError, add_account
 from cityhub.testing.hub import HubFactory, wait_for_state
 
 
@@ -133,3 +134,35 @@ async def test_who_may_not_watch_is_refused_before_any_video(hub: Hub) -> None:
                 assert (answer["type"], answer["error"]) == ("error", code), request
             await ws.send_str("not json")
             assert json.loads((await ws.receive(timeout=5)).data)["error"] == "bad_message"
+
+
+async def test_snapshot_is_a_jpeg_of_the_last_keyframe_and_outlives_the_camera(
+    hub: Hub, tmp_path: Path
+) -> None:
+    assert hub.http_url is not None
+    events: list[Event] = []
+    hub.bus.subscribe("live.snapshot", events.append)
+    async with ApiClient(hub.http_url) as api:
+        await api.login("j.martin")
+        url = f"{hub.http_url}/api/cameras/mairie/snapshot"
+        async with api.session.get(url) as response:
+            assert response.status == 200
+            assert response.headers["Content-Type"] == "image/jpeg"
+            captured = datetime.fromisoformat(response.headers["X-Captured-At"])
+            (tmp_path / "snap.jpg").write_bytes(await response.read())
+        assert abs((datetime.now(UTC) - captured).total_seconds()) < 10
+        with av.open(str(tmp_path / "snap.jpg")) as image:
+            picture = next(image.decode(video=0))
+        assert (picture.width, picture.height) == (320, 180)
+        # the camera stops: its tile keeps showing the last picture it sent
+        runtime = hub.cameras["mairie"]
+        for source in runtime.sources.values():
+            await asyncio.to_thread(source.stop, 5)
+        async with api.session.get(url) as response:
+            assert response.status == 200
+            assert datetime.fromisoformat(response.headers["X-Captured-At"]) >= captured
+        with pytest.raises(ApiResponseError) as refused:
+            await api.get_json("/api/cameras/quai-1/snapshot")
+        assert refused.value.status == 403
+    assert [e.data["camera_id"] for e in events] == ["mairie", "mairie"]
+    assert {e.context.user for e in events} == {"j.martin"}

@@ -1,0 +1,381 @@
+"""Recorded footage on the web: timelines, playback streams, holds and evidence exports.
+
+Each handler checks the permission on the zone of every camera it names, then goes through
+the hub's services with the user's Context (so the audit trail, written from
+``service.called``, sees who did it), except the playback stream, which is not a service
+call and fires ``playback.started`` / ``playback.stopped`` itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import secrets
+import time
+import zipfile
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+import attrs
+from aiohttp import web
+
+from cityhub.auth.roles import Permission, Role
+from cityhub.media.index import to_ms
+from cityhub.media.playback import DEFAULT_STREAM, NoFootageError, PlaybackError
+from cityhub.media.recording_services import EXPORT_PROGRESS
+from cityhub.services import ServiceError, ServiceValidationError
+from cityhub.web.auth import BUS_KEY, context_of, current_user, require
+from cityhub.web.errors import ApiError, read_json
+from cityhub.web.routes import Route
+
+if TYPE_CHECKING:
+    from cityhub.hub import Hub
+    from cityhub.model import CameraConfig
+
+__all__ = [
+    "EVENT_EXPORT_DOWNLOADED",
+    "EVENT_PLAYBACK_STARTED",
+    "EVENT_PLAYBACK_STOPPED",
+    "EXPORT_JOBS_KEY",
+    "ExportJob",
+    "recording_routes",
+]
+
+_LOGGER = logging.getLogger(__name__)
+
+EVENT_PLAYBACK_STARTED: Final = "playback.started"
+EVENT_PLAYBACK_STOPPED: Final = "playback.stopped"
+EVENT_EXPORT_DOWNLOADED: Final = "export.downloaded"
+MAX_PLAYBACK_S: Final = 24 * 3600
+"""Longest range one playback request streams (seconds): a day; the panel asks piece by piece."""
+
+
+def _hub(request: web.Request) -> Hub:
+    from cityhub.web.server import HUB_KEY
+
+    return request.app[HUB_KEY]
+
+
+def _camera(hub: Hub, camera_id: str) -> CameraConfig:
+    camera = next((c for c in hub.config.cameras if c.id == camera_id), None)
+    if camera is None:
+        raise ApiError(404, "unknown_camera", f"no camera {camera_id!r}")
+    return camera
+
+
+def _instant(text: str | None, name: str) -> datetime:
+    if not text:
+        raise ApiError(400, "bad_request", f"give '{name}' as an ISO-8601 time with its offset")
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ApiError(400, "bad_request", f"'{name}' is not an ISO-8601 time: {text!r}") from None
+    if moment.tzinfo is None:
+        raise ApiError(400, "bad_request", f"'{name}' needs its UTC offset (Z or +01:00): {text!r}")
+    return moment
+
+
+def _range(request: web.Request) -> tuple[datetime, datetime]:
+    start = _instant(request.query.get("from"), "from")
+    end = _instant(request.query.get("to"), "to")
+    if end <= start:
+        raise ApiError(400, "bad_request", "'to' must come after 'from'")
+    return start, end
+
+
+async def _call(request: web.Request, service: str, data: dict[str, Any]) -> Any:
+    hub = _hub(request)
+    try:
+        return await hub.services.async_call("recording", service, data, context_of(request))
+    except ServiceValidationError as err:
+        raise ApiError(400, "invalid", str(err)) from err
+    except ServiceError as err:
+        raise ApiError(409, "refused", str(err)) from err
+    except PlaybackError as err:
+        raise ApiError(409, "no_footage", str(err)) from err
+
+
+def _check_cameras(request: web.Request, camera_ids: Any, permission: Permission) -> None:
+    hub = _hub(request)
+    if not isinstance(camera_ids, list) or not all(isinstance(c, str) for c in camera_ids):
+        raise ApiError(400, "bad_request", "give 'cameras' as a list of camera ids")
+    for camera_id in camera_ids:
+        require(request, permission, _camera(hub, camera_id).zone)
+
+
+async def handle_timeline(request: web.Request) -> web.Response:
+    """Recordings, gaps and active holds of a camera over a range."""
+    hub = _hub(request)
+    camera = _camera(hub, request.match_info["camera_id"])
+    require(request, Permission.PLAYBACK, camera.zone)
+    start, end = _range(request)
+    stream = request.query.get("stream", DEFAULT_STREAM)
+    found = await _call(
+        request,
+        "timeline",
+        {"camera_id": camera.id, "start": start.isoformat(), "end": end.isoformat(),
+         "stream": stream},
+    )  # fmt: skip
+    holds = await hub.holds.active(camera.id) if hub.holds is not None else []
+    start_ms, end_ms = to_ms(start), to_ms(end)
+    found["holds"] = [h.as_dict() for h in holds if h.start_ms < end_ms and h.end_ms > start_ms]
+    return web.json_response(found)
+
+
+async def handle_playback(request: web.Request) -> web.StreamResponse:
+    """Footage of a camera over a range as fragmented MP4, from the keyframe at or before it."""
+    hub = _hub(request)
+    camera = _camera(hub, request.match_info["camera_id"])
+    require(request, Permission.PLAYBACK, camera.zone)
+    start, end = _range(request)
+    if (end - start).total_seconds() > MAX_PLAYBACK_S:
+        raise ApiError(400, "bad_request", f"ask for at most {MAX_PLAYBACK_S // 3600} h at once")
+    stream = request.query.get("stream", DEFAULT_STREAM)
+    if hub.playback is None:
+        raise ApiError(409, "no_recording", "recording is not running on this hub")
+    chunks = hub.playback.stream(camera.id, stream, start, end)
+    try:
+        first = await anext(chunks)
+    except (StopAsyncIteration, NoFootageError) as err:
+        await chunks.aclose()
+        raise ApiError(404, "no_footage", str(err) or "no footage in this range") from err
+    except PlaybackError as err:
+        await chunks.aclose()
+        raise ApiError(409, "playback_failed", str(err)) from err
+    context = context_of(request)
+    bus = request.app[BUS_KEY]
+    data = {"camera_id": camera.id, "stream": stream, "start": start.isoformat(),
+            "end": end.isoformat(), "client_address": request.remote}  # fmt: skip
+    bus.async_fire(EVENT_PLAYBACK_STARTED, data, context)
+    began, sent = time.monotonic(), 0
+    response = web.StreamResponse(headers={"Content-Type": "video/mp4"})
+    try:
+        await response.prepare(request)
+        await response.write(first)
+        sent += len(first)
+        async for chunk in chunks:
+            await response.write(chunk)
+            sent += len(chunk)
+        await response.write_eof()
+    finally:
+        await chunks.aclose()
+        bus.async_fire(
+            EVENT_PLAYBACK_STOPPED,
+            {**data, "bytes": sent, "seconds": round(time.monotonic() - began, 1)},
+            context,
+        )
+    return response
+
+
+async def handle_holds(request: web.Request) -> web.Response:
+    """Active holds on the cameras in the user's scope."""
+    hub = _hub(request)
+    user = current_user(request)
+    zones = {c.id: c.zone for c in hub.config.cameras}
+    holds = await hub.holds.active() if hub.holds is not None else []
+    return web.json_response(
+        [h.as_dict() for h in holds if any(user.sees_zone(zones.get(c, "")) for c in h.cameras)]
+    )
+
+
+async def handle_hold(request: web.Request) -> web.Response:
+    """Place a hold (a freeze or a requisition) on cameras over a range."""
+    body = await read_json(request)
+    _check_cameras(request, body.get("cameras"), Permission.HOLD)
+    hold = await _call(request, "hold", body)
+    return web.json_response(hold.as_dict())
+
+
+async def handle_release(request: web.Request) -> web.Response:
+    """Release a hold (supervisors and admins: a freeze is lifted by the one in charge)."""
+    body = await read_json(request)
+    try:
+        hold_id = int(request.match_info["hold_id"])
+    except ValueError:
+        raise ApiError(400, "bad_request", "the hold id is a number") from None
+    hub = _hub(request)
+    if hub.holds is not None:
+        try:
+            hold = await hub.holds.get(hold_id)
+        except ServiceError as err:
+            raise ApiError(404, "unknown_hold", str(err)) from err
+        _check_cameras(request, list(hold.cameras), Permission.EXPORT)
+    released = await _call(request, "release", {"hold_id": hold_id, "reason": body.get("reason")})
+    return web.json_response(released.as_dict())
+
+
+@attrs.define(eq=False)
+class ExportJob:
+    """An export running in the background for the panel's dialog: its progress and outcome."""
+
+    id: str
+    requested_by: str
+    request: dict[str, Any]
+    started: float = attrs.field(factory=time.monotonic)
+    progress: dict[str, list[int]] = attrs.field(factory=dict)  # camera -> [done_ms, total_ms]
+    state: str = "running"  # running, done, failed
+    result: dict[str, Any] | None = None
+    error: dict[str, str] | None = None
+    task: asyncio.Task[None] | None = None
+
+    def report(self, camera_id: str, done: int, total: int) -> None:
+        """The exporter's progress callback (called from its worker thread)."""
+        self.progress[camera_id] = [done, total]
+
+    def as_dict(self) -> dict[str, Any]:
+        """What the dialog shows."""
+        done = sum(p[0] for p in self.progress.values())
+        total = sum(p[1] for p in self.progress.values())
+        return {
+            "id": self.id,
+            "state": self.state,
+            "requested_by": self.requested_by,
+            "reference": self.request.get("reference"),
+            "cameras": self.request.get("cameras"),
+            "fraction": round(done / total, 3) if total else 0.0,
+            "seconds": round(time.monotonic() - self.started, 1),
+            "result": self.result,
+            "error": self.error,
+        }
+
+
+EXPORT_JOBS_KEY: web.AppKey[dict[str, ExportJob]] = web.AppKey("export_jobs", dict)
+MAX_FINISHED_JOBS: Final = 50
+"""Finished export jobs remembered for the dialog (the register keeps every export)."""
+
+
+async def _run_export(request: web.Request, job: ExportJob) -> None:
+    EXPORT_PROGRESS.set(job.report)
+    try:
+        job.result = await _call(request, "export", job.request)
+        job.state = "done"
+    except ApiError as err:
+        job.state, job.error = "failed", {"error": err.code, "message": err.message}
+    except Exception:
+        _LOGGER.exception("Export %s failed", job.id)
+        job.state = "failed"
+        job.error = {"error": "internal", "message": "the export failed; see the hub's log"}
+
+
+async def handle_export(request: web.Request) -> web.Response:
+    """Start writing a signed evidence package of cameras over a range (its footage is held).
+
+    Answers 202 with the job at once; ``GET /api/exports/{id}`` follows its progress and
+    ``GET /api/exports/{id}/package.zip`` downloads the package once done.
+    """
+    body = await read_json(request)
+    _check_cameras(request, body.get("cameras"), Permission.EXPORT)
+    jobs = request.app[EXPORT_JOBS_KEY]
+    finished = [j for j in jobs.values() if j.state != "running"]
+    for old in finished[: max(0, len(finished) - MAX_FINISHED_JOBS)]:
+        jobs.pop(old.id, None)
+    job = ExportJob(secrets.token_hex(8), current_user(request).name, body)
+    jobs[job.id] = job
+    job.task = asyncio.create_task(_run_export(request, job), name=f"export:{job.id}")
+    return web.json_response(job.as_dict(), status=202)
+
+
+def _job(request: web.Request) -> ExportJob:
+    job = request.app[EXPORT_JOBS_KEY].get(request.match_info["job_id"])
+    user = current_user(request)
+    if job is None or (job.requested_by != user.name and user.role is not Role.ADMIN):
+        raise ApiError(404, "unknown_export", "no such export of yours")
+    return job
+
+
+async def handle_export_status(request: web.Request) -> web.Response:
+    """Progress and outcome of an export job."""
+    return web.json_response(_job(request).as_dict())
+
+
+async def handle_export_download(request: web.Request) -> web.StreamResponse:
+    """The finished package as one ZIP file (the folder as written: MP4s, manifest, sums)."""
+    job = _job(request)
+    if job.state != "done" or job.result is None:
+        raise ApiError(409, "not_ready", f"the export is {job.state}")
+    folder = Path(job.result["path"])
+    archive = await asyncio.to_thread(_zip, folder)
+    request.app[BUS_KEY].async_fire(
+        EVENT_EXPORT_DOWNLOADED,
+        {"export_id": job.result.get("export_id"), "reference": job.request.get("reference"),
+         "client_address": request.remote},
+        context_of(request),
+    )  # fmt: skip
+    return web.Response(
+        body=archive,
+        content_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="{folder.name}.zip"'},
+    )
+
+
+def _zip(folder: Path) -> bytes:
+    """The package folder as a ZIP (stored, not deflated: MP4 does not shrink)."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as archive:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                archive.write(path, f"{folder.name}/{path.relative_to(folder)}")
+    return out.getvalue()
+
+
+_RANGE_BODY: dict[str, Any] = {
+    "type": "object",
+    "required": ["cameras", "start", "end", "reference", "reason"],
+    "properties": {
+        "cameras": {"type": "array", "items": {"type": "string"}},
+        "start": {"type": "string", "format": "date-time"},
+        "end": {"type": "string", "format": "date-time"},
+        "reference": {"type": "string"},
+        "reason": {"type": "string"},
+    },
+}
+
+
+def recording_routes() -> list[Route]:
+    """Timelines, playback, holds and exports."""
+    export_body = {
+        **_RANGE_BODY,
+        "required": [*_RANGE_BODY["required"], "legal_basis"],
+        "properties": {**_RANGE_BODY["properties"], "legal_basis": {"type": "string"}},
+    }
+    return [
+        Route(
+            "GET", "/api/cameras/{camera_id}/timeline", handle_timeline,
+            "Recordings, gaps and active holds of a camera (?from=&to=&stream=)",
+            permission=Permission.PLAYBACK, tag="recordings",
+        ),
+        Route(
+            "GET", "/api/cameras/{camera_id}/recording", handle_playback,
+            "Footage of a camera as fragmented MP4 (?from=&to=&stream=), remuxed, never "
+            "transcoded", permission=Permission.PLAYBACK, tag="recordings",
+        ),
+        Route("GET", "/api/holds", handle_holds, "Active holds in the user's scope",
+              tag="recordings"),
+        Route(
+            "POST", "/api/holds", handle_hold, "Hold cameras' footage over a range (freeze)",
+            permission=Permission.HOLD, request_body=_RANGE_BODY, tag="recordings",
+        ),
+        Route(
+            "POST", "/api/holds/{hold_id}/release", handle_release, "Release a hold",
+            permission=Permission.EXPORT, tag="recordings",
+            request_body={"type": "object", "required": ["reason"],
+                          "properties": {"reason": {"type": "string"}}},
+        ),
+        Route(
+            "POST", "/api/exports", handle_export,
+            "Start writing a signed evidence package (MP4 per camera, manifest, signature) "
+            "and hold its footage; answers 202 with the job", permission=Permission.EXPORT,
+            request_body=export_body, tag="recordings",
+        ),
+        Route(
+            "GET", "/api/exports/{job_id}", handle_export_status,
+            "Progress and outcome of an export", permission=Permission.EXPORT, tag="recordings",
+        ),
+        Route(
+            "GET", "/api/exports/{job_id}/package.zip", handle_export_download,
+            "The finished evidence package as a ZIP", permission=Permission.EXPORT,
+            tag="recordings",
+        ),
+    ]  # fmt: skip
