@@ -259,6 +259,22 @@ async def test_a_user_scoped_to_one_zone_sees_only_its_cameras(
         await cameras.nth(i).get_attribute("data-camera") for i in range(await cameras.count())
     ] == ["quai-1"]
     assert "Centre-ville" not in await tab.inner_text(".tree")
+    # A wall saved on the hub under a name comes back from the list (an operator's own:
+    # sharing is for supervisors and admins).
+    assert await tab.locator("input[name=layout-shared]").count() == 0
+    await tab.click(".layout-button[data-layout='4']")
+    await tab.dblclick(".tree-camera[data-camera='quai-1']")
+    await tab.fill("input[name=layout-name]", "Nuit gare")
+    await tab.click(".save-layout button[type=submit]")
+    await tab.wait_for_selector(".saved-layout[data-name='Nuit gare']")
+    await tab.click(".layout-button[data-layout='1']")
+    await tab.click("ch-tile >> nth=0 >> .tile-close")
+    await tab.reload()
+    await tab.click(".saved-layout[data-name='Nuit gare'] >> text=Nuit gare")
+    assert await tab.get_attribute(".layout-button.active", "data-layout") == "4"
+    assert await tab.get_attribute("ch-tile >> nth=0", "data-camera") == "quai-1"
+    await tab.click(".saved-layout[data-name='Nuit gare'] .saved-delete")
+    await tab.wait_for_selector(".saved-layouts >> text=None yet")
     # Without a habilitation in force: told so, and the page does not even try for video.
     sockets: list[str] = []
     tab.on("websocket", lambda ws: sockets.append(ws.url))
@@ -272,6 +288,7 @@ async def test_a_user_scoped_to_one_zone_sees_only_its_cameras(
     await tab.wait_for_selector("ch-tile >> text=Live video needs a habilitation in force")
     await asyncio.sleep(0.5)
     assert sockets == []
+    assert await tab.locator(".saved-layouts").count() == 0
     assert log.errors == []
 
 

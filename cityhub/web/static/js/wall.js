@@ -2,7 +2,7 @@
 // box and the cameras on screen marked), the layouts, and the grid of tiles. The layout and
 // which camera is on which tile are kept in the browser (localStorage) per account.
 
-import { getJson } from "./api.js";
+import { getJson, request } from "./api.js";
 import { LiveSocket } from "./live.js";
 import "./tile.js";
 import { el, fold } from "./util.js";
@@ -53,6 +53,20 @@ export class Wall extends HTMLElement {
         title: `${n} tile${n > 1 ? "s" : ""}`, text: String(n),
         onclick: () => this.setLayout(n),
       })));
+    this.saved = el("ul", { class: "saved-layouts" });
+    this.saveName = el("input", { class: "save-name", name: "layout-name", maxlength: "80",
+      placeholder: "Name this wall", "aria-label": "Layout name" });
+    this.saveShared = el("input", { type: "checkbox", name: "layout-shared" });
+    const mayShare = this.user && ["admin", "supervisor"].includes(this.user.role);
+    this.saveMessage = el("p", { class: "save-message", role: "status" });
+    const saveForm = el("form", { class: "save-layout" }, this.saveName,
+      mayShare ? el("label", { class: "shared-field", title: "Everyone sees a shared layout" },
+        this.saveShared, "shared") : null,
+      el("button", { type: "submit", text: "Save" }));
+    saveForm.addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.saveLayout();
+    });
     this.tree = el("div", { class: "tree", role: "tree" });
     this.grid = el("div", { class: "grid" });
     for (let index = 0; index < MAX_TILES; index++) {
@@ -63,6 +77,8 @@ export class Wall extends HTMLElement {
     }
     this.append(
       el("aside", { class: "side" }, el("h2", { text: "Layout" }), this.layoutBar,
+        this.mayWatch ? [el("h2", { text: "Saved layouts" }), this.saved, saveForm,
+          this.saveMessage] : null,
         el("h2", { text: "Cameras" }), this.search, this.tree),
       this.grid,
     );
@@ -75,6 +91,70 @@ export class Wall extends HTMLElement {
     document.addEventListener("visibilitychange", this.onVisibility);
     this.refresh();
     this.refreshTimer = setInterval(() => this.refresh(), REFRESH_MS);
+    if (this.mayWatch) this.loadSaved();
+  }
+
+  /** The saved layouts from the hub: the account's own, then the shared ones. */
+  async loadSaved() {
+    let layouts = [];
+    try {
+      layouts = await getJson("/api/layouts");
+    } catch (err) {
+      this.saveMessage.textContent = err.message;
+      return;
+    }
+    const mayShare = ["admin", "supervisor"].includes(this.user.role);
+    this.saved.replaceChildren(...layouts.map((entry) => el("li", {
+      class: "saved-layout", dataset: { name: entry.name, shared: String(entry.shared) } },
+    el("button", { type: "button", class: "link", text: entry.name,
+      title: `Open ${entry.name}`, onclick: () => this.openSaved(entry.layout) }),
+    entry.shared ? el("small", { text: "shared" }) : null,
+    !entry.shared || mayShare ? el("button", { type: "button", class: "saved-delete",
+      title: `Delete ${entry.name}`, text: "×", onclick: () => this.deleteSaved(entry) }) : null)));
+    if (!layouts.length) this.saved.append(el("li", { class: "tree-empty", text: "None yet" }));
+  }
+
+  /** Put a saved layout on the wall (cameras out of scope leave their tile empty). */
+  openSaved(layout) {
+    const grid = LAYOUTS.includes(layout.grid) ? layout.grid : this.layout;
+    const tiles = Array.isArray(layout.tiles) ? layout.tiles : [];
+    this.assigned = Array.from({ length: MAX_TILES }, (_, i) =>
+      (typeof tiles[i] === "string" ? tiles[i] : null));
+    this.layout = grid;
+    this.maximised = null;
+    this.selected = 0;
+    this.save();
+    this.applyTiles();
+    this.renderTree();
+  }
+
+  async saveLayout() {
+    const name = this.saveName.value.trim();
+    if (!name) {
+      this.saveMessage.textContent = "Give the layout a name.";
+      return;
+    }
+    const layout = { grid: this.layout, tiles: this.assigned.slice(0, this.layout) };
+    try {
+      await request("PUT", `/api/layouts/${encodeURIComponent(name)}`,
+        { layout, shared: this.saveShared.checked });
+      this.saveMessage.textContent = `Saved "${name}".`;
+      this.saveName.value = "";
+    } catch (err) {
+      this.saveMessage.textContent = err.message;
+    }
+    this.loadSaved();
+  }
+
+  async deleteSaved(entry) {
+    const query = entry.shared ? "?shared=1" : "";
+    try {
+      await request("DELETE", `/api/layouts/${encodeURIComponent(entry.name)}${query}`);
+      this.saveMessage.textContent = `Deleted "${entry.name}".`;
+    } catch (err) {
+      this.saveMessage.textContent = err.message;
+    }
+    this.loadSaved();
   }
 
   disconnectedCallback() {
