@@ -23,7 +23,7 @@ from cityhub.api import (
 from cityhub.const import EVENT_CAMERA_OFFLINE, EVENT_CAMERA_ONLINE, EVENT_STREAM_ERROR
 from cityhub.media.recorder import Recorder
 from cityhub.media.source import StreamSource
-from cityhub.media.url_reader import UrlReader
+from cityhub.media.rtsp_client import open_url_reader
 from cityhub.model import CameraConfig
 from cityhub.redact import redact
 
@@ -126,7 +126,7 @@ class CameraRuntime:
             except NotImplementedError:
                 if profile.url is None:
                     raise
-                return UrlReader(profile.url)
+                return open_url_reader(profile.url)
 
         loop = self.hub.loop
         source = StreamSource(
