@@ -57,6 +57,8 @@ __all__ = [
     "RtspReader",
     "UnsupportedStreamError",
     "open_url_reader",
+    "strip_credentials",
+    "uses_ffmpeg",
 ]
 
 _LOGGER = logging.getLogger(__name__)
@@ -716,13 +718,17 @@ class _FallingBack(RtspReader):
             raise StreamError(str(err)) from err
 
 
+def uses_ffmpeg(url: str) -> bool:
+    """Whether ``url`` was found to need FFmpeg's reader (codec, transport or B-frames)."""
+    with _CHOICES_LOCK:
+        return strip_credentials(url) in _NEEDS_FFMPEG
+
+
 def open_url_reader(url: str) -> PacketReader:
     """The reader for a stream URL: cityhub's RTSP client when it can, else FFmpeg's."""
     if not url.startswith("rtsp://"):
         return UrlReader(url)
-    with _CHOICES_LOCK:
-        needs_ffmpeg = strip_credentials(url) in _NEEDS_FFMPEG
-    if not needs_ffmpeg:
+    if not uses_ffmpeg(url):
         try:
             reader = _FallingBack(url)
         except UnsupportedStreamError as err:
