@@ -129,6 +129,7 @@ class VideoDepacketizer:
         self._parts: list[bytes] = []
         self._timestamp: int | None = None
         self._keyframe = False
+        self._slices = False
         self._fragment_open = False
         self._damaged = False
         self._wait_keyframe = False
@@ -163,8 +164,23 @@ class VideoDepacketizer:
         self._parts.append(data)
         if kind in self._parameter_types:
             self.parameter_sets[kind] = data
-        elif self._is_keyframe(kind):
+        else:
+            self._slice(kind, data[2 if self.hevc else 1 : 3 if self.hevc else 2])
+
+    def _slice(self, kind: int, header: bytes | memoryview) -> None:
+        """Note a NAL unit's type; the first slice of a picture must start the access unit.
+
+        ``header`` is the first byte after the NAL unit header: for a slice, its top bit says
+        whether the slice is the picture's first (H.264 ``first_mb_in_slice`` 0, H.265
+        ``first_slice_segment_in_pic_flag``). An access unit whose first slice is not a
+        picture's first was joined (or lost) in the middle: it is damaged.
+        """
+        if self._is_keyframe(kind):
             self._keyframe = True
+        if not self._slices and (kind < 32 if self.hevc else 1 <= kind <= 5):
+            self._slices = True
+            if not header or not header[0] & 0x80:
+                self._damaged = True
 
     def _is_keyframe(self, kind: int) -> bool:
         """Whether a NAL unit type starts a keyframe: IDR (H.264), IRAP (H.265)."""
@@ -191,8 +207,7 @@ class VideoDepacketizer:
             self._fragment_open = True
             self._parts.append(START_CODE)
             self._parts.append(header)
-            if self._is_keyframe(kind):
-                self._keyframe = True
+            self._slice(kind, payload[first : first + 1])
         elif not self._fragment_open:
             self._damaged = True  # its start was lost
             return
@@ -229,6 +244,7 @@ class VideoDepacketizer:
     def _finish(self, now: float, out: list[MediaPacket]) -> None:
         parts, self._parts = self._parts, []
         keyframe, self._keyframe = self._keyframe, False
+        self._slices = False
         if self._fragment_open:  # the access unit ended inside a fragmented unit
             self._fragment_open = False
             self._damaged = True

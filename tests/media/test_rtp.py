@@ -54,13 +54,13 @@ a=fmtp:97 streamtype=5;mode=AAC-hbr;config=1408;sizelength=13;indexlength=3;inde
 a=control:stream=1
 """
 FRAME = 3600
-IDR = bytes((0x65,)) + bytes(range(256)) * 12
-"""An IDR slice NAL unit (header 0x65), large enough to need fragments."""
+IDR = b"\x65\x88" + bytes(range(256)) * 12
+"""An IDR slice NAL unit (header 0x65; first_mb_in_slice 0), large enough for fragments."""
 
 
 def p_slice(index: int) -> bytes:
-    """A small non-IDR slice NAL unit, its body telling which frame it is."""
-    return bytes((0x41,)) + index.to_bytes(4, "big") * 50
+    """A small non-IDR slice (a picture's first) NAL unit, its body telling which frame."""
+    return b"\x41\x9a" + index.to_bytes(4, "big") * 50
 
 
 def annexb(*nals: bytes) -> bytes:
@@ -295,8 +295,8 @@ def test_g711_payloads_are_packets_of_their_sample_count() -> None:
 
 def test_hevc_aggregation_and_fragmentation_units() -> None:
     vps, sps, pps = b"\x40\x01\x0c", b"\x42\x01\x01", b"\x44\x01\xc0"
-    idr = b"\x26\x01" + bytes(range(200))  # IDR_W_RADL (19)
-    trail = b"\x02\x01" + b"\x99" * 30  # TRAIL_R (1)
+    idr = b"\x26\x01\xa0" + bytes(range(200))  # IDR_W_RADL (19), a picture's first slice
+    trail = b"\x02\x01\xd0" + b"\x99" * 30  # TRAIL_R (1)
     aggregation = b"\x60\x01" + b"".join(len(n).to_bytes(2, "big") + n for n in (vps, sps, pps))
     fragments = [
         b"\x62\x01" + bytes((0x80 | 19,)) + idr[2:100],
@@ -313,3 +313,15 @@ def test_hevc_aggregation_and_fragmentation_units() -> None:
         (annexb(trail), 3000, False),
     ]
     assert depacketizer.parameter_sets == {32: vps, 33: sps, 34: pps}
+
+
+def test_an_access_unit_joined_after_its_first_slice_is_dropped() -> None:
+    # A two-slice IDR whose first slice went by before the client joined, then a P frame.
+    second_slice = b"\x65\x44" + b"\x10" * 40  # first_mb_in_slice is not 0
+    depacketizer = VideoDepacketizer(hevc=False)
+    out: list[MediaPacket] = []
+    depacketizer.push(memoryview(second_slice), 0, True, 1.0, out)
+    depacketizer.push(memoryview(p_slice(1)), FRAME, True, 1.0, out)
+    depacketizer.push(memoryview(IDR), 2 * FRAME, True, 1.0, out)
+    assert [(p.dts, p.keyframe) for p in out] == [(2 * FRAME, True)]
+    assert depacketizer.frames_dropped == 2
