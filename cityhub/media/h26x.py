@@ -31,11 +31,15 @@ class BitstreamError(ValueError):
 
 @attrs.frozen
 class SequenceInfo:
-    """The picture size of a sequence and its frame rate (0 when the SPS does not say)."""
+    """The picture size of a sequence, its frame rate (0 when the SPS does not say), and the
+    chroma format and bit depths a decoder configuration record repeats."""
 
     width: int
     height: int
     fps: float = 0.0
+    chroma_format: int = 1
+    bit_depth_luma: int = 8
+    bit_depth_chroma: int = 8
 
 
 def hevc_is_irap(nal_type: int) -> bool:
@@ -108,12 +112,13 @@ def h264_sps(nal: bytes) -> SequenceInfo:
     bits.ue()  # seq_parameter_set_id
     chroma_format = 1
     separate_planes = 0
+    depth_luma = depth_chroma = 8
     if profile in _HIGH_PROFILES:
         chroma_format = bits.ue()
         if chroma_format == 3:
             separate_planes = bits.u(1)
-        bits.ue()  # bit_depth_luma_minus8
-        bits.ue()  # bit_depth_chroma_minus8
+        depth_luma = bits.ue() + 8
+        depth_chroma = bits.ue() + 8
         bits.skip(1)  # qpprime_y_zero_transform_bypass_flag
         if bits.u(1):  # seq_scaling_matrix_present_flag
             for index in range(8 if chroma_format != 3 else 12):
@@ -150,7 +155,7 @@ def h264_sps(nal: bytes) -> SequenceInfo:
             fps = _h264_vui_fps(bits)
     except BitstreamError:
         fps = 0.0  # a cut VUI loses only the frame rate
-    return SequenceInfo(width=width, height=height, fps=fps)
+    return SequenceInfo(width, height, fps, chroma_format, depth_luma, depth_chroma)
 
 
 def _h264_vui_fps(bits: _Bits) -> float:
@@ -184,7 +189,7 @@ def hevc_sps(nal: bytes) -> SequenceInfo:
     for profile_present, level_present in present:
         bits.skip(88 * profile_present + 8 * level_present)
     bits.ue()  # sps_seq_parameter_set_id
-    chroma_format = bits.ue()
+    chroma_format = declared_chroma = bits.ue()
     if chroma_format == 3 and bits.u(1):  # separate_colour_plane_flag
         chroma_format = 0
     width, height = bits.ue(), bits.ue()
@@ -193,4 +198,5 @@ def hevc_sps(nal: bytes) -> SequenceInfo:
         unit_x, unit_y = _crop_units(chroma_format)
         width -= unit_x * (left + right)
         height -= unit_y * (top + bottom)
-    return SequenceInfo(width=width, height=height)
+    depth_luma, depth_chroma = bits.ue() + 8, bits.ue() + 8
+    return SequenceInfo(width, height, 0.0, declared_chroma, depth_luma, depth_chroma)

@@ -36,6 +36,7 @@ import av
 
 from cityhub.api import AUDIO_CODECS, MediaPacket, StorageBackend, StreamInfo
 from cityhub.media.audio import AudioTrack
+from cityhub.media.fmp4_writer import Fmp4Writer, fmp4_supports
 from cityhub.media.index import NewSegment, SegmentIndex, SegmentState, SegmentTrigger
 from cityhub.model import RecordingMode, RecordingSettings
 
@@ -290,6 +291,84 @@ class _SegmentFile:
             _LOGGER.debug("Closing %s failed", self.key, exc_info=True)
 
 
+class _Fmp4SegmentFile:
+    """One segment file written by :class:`Fmp4Writer` (H.264/H.265, AAC or no audio)."""
+
+    def __init__(
+        self,
+        storage: StorageBackend,
+        key: str,
+        info: StreamInfo,
+        first: MediaPacket,
+        trigger: SegmentTrigger,
+    ) -> None:
+        self.key = key
+        self.trigger = trigger
+        self.start = first.wallclock
+        self.end = first.wallclock
+        self.first_dts = first.dts
+        self.last_dts: int | None = None
+        self.packets = 0
+        self.audio_packets = 0
+        time_base = Fraction(*info.time_base)
+        self._seconds_per_tick = float(time_base)
+        self._frame_ticks = round(1 / (info.fps * self._seconds_per_tick)) if info.fps > 0 else 1
+        self._out = _CountingWriter(storage.open_write(key))
+        self._audio_origin = 0
+        self._last_audio_pts: int | None = None
+        if info.audio is not None:
+            self._audio_origin = round(first.dts * time_base / Fraction(*info.audio.time_base))
+        try:
+            self._writer = Fmp4Writer(self._out.write, info, first.data)
+        except BaseException:
+            self._out.raw.close()
+            raise
+
+    @property
+    def size(self) -> int:
+        """Bytes written so far (complete fragments)."""
+        return self._out.size
+
+    def write(self, packet: MediaPacket) -> bool:
+        """Add ``packet``; True when that wrote a fragment (a keyframe after the first)."""
+        ticks = packet.duration
+        if ticks <= 0:
+            ticks = packet.dts - self.last_dts if self.last_dts is not None else self._frame_ticks
+        flushed = self._writer.add_video(
+            packet.data, packet.dts - self.first_dts, packet.pts - self.first_dts, packet.keyframe
+        )
+        self.last_dts = packet.dts
+        self.packets += 1
+        self.end = packet.wallclock + ticks * self._seconds_per_tick
+        if flushed:
+            self._out.flush()
+        return flushed
+
+    def write_audio(self, packet: MediaPacket) -> None:
+        """Add an audio packet, unless it precedes the file."""
+        pts = packet.pts - self._audio_origin
+        if pts < 0 or (self._last_audio_pts is not None and pts <= self._last_audio_pts):
+            return
+        self._writer.add_audio(packet.data, pts, packet.duration or 1024)
+        self._last_audio_pts = pts
+        self.audio_packets += 1
+
+    def close(self, storage: StorageBackend) -> tuple[int, str]:
+        """Write the last fragment, flush and fsync; return the size and SHA-256."""
+        try:
+            self._writer.close()
+        finally:
+            self._out.raw.close()
+        return self._out.size, self._out.sha256.hexdigest()
+
+    def abandon(self) -> None:
+        """Release the file after a failure; its row stays open for the next reconciliation."""
+        try:
+            self._out.raw.close()
+        except Exception:
+            _LOGGER.debug("Closing %s failed", self.key, exc_info=True)
+
+
 _Item = tuple[MediaPacket, StreamInfo, bool]
 
 
@@ -359,7 +438,7 @@ class Recorder:
         self._trigger_until = 0.0
         self._motion_until = 0.0
         # Writer-thread state.
-        self._segment: _SegmentFile | None = None
+        self._segment: _SegmentFile | _Fmp4SegmentFile | None = None
         self._info: StreamInfo | None = None
         self._last_dts: int | None = None
         self._last_key: str | None = None
@@ -546,14 +625,18 @@ class Recorder:
 
     def _open_segment(
         self, packet: MediaPacket, info: StreamInfo, trigger: SegmentTrigger
-    ) -> _SegmentFile:
+    ) -> _SegmentFile | _Fmp4SegmentFile:
         start = packet.wallclock
         key = segment_key(self.camera_id, self.stream, start)
         while key == self._last_key:  # two starts in one millisecond: keep both files
             start += 0.001
             key = segment_key(self.camera_id, self.stream, start)
         self._last_key = key
-        segment = _SegmentFile(self._storage, key, info, packet, trigger)
+        segment: _SegmentFile | _Fmp4SegmentFile
+        if fmp4_supports(info):
+            segment = _Fmp4SegmentFile(self._storage, key, info, packet, trigger)
+        else:
+            segment = _SegmentFile(self._storage, key, info, packet, trigger)
         self._segment = segment
         row = NewSegment(
             camera_id=self.camera_id,

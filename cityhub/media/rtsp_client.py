@@ -50,7 +50,7 @@ from cityhub.media.rtp import (
     VideoDepacketizer,
 )
 from cityhub.media.sdp import MediaDescription, SdpError, parse_sdp, sprop_parameter_sets
-from cityhub.media.url_reader import UrlReader
+from cityhub.media.url_reader import UrlReader, log_audio_not_recorded
 
 __all__ = [
     "BATCH_S",
@@ -327,7 +327,7 @@ class RtspReader:
                 )
                 config = bytes.fromhex(media.fmtp.get("config", ""))
             except ValueError:
-                _LOGGER.info("%s: unreadable AAC parameters: audio is not recorded", self._url)
+                log_audio_not_recorded(self._url, "aac with unreadable parameters")
                 return None, None
             codec = "aac"
         elif media.encoding in _G711:
@@ -335,11 +335,7 @@ class RtspReader:
             config = b""
             codec = _G711[media.encoding]
         else:
-            _LOGGER.info(
-                "%s: audio codec %s is not recorded (only AAC and G.711 are passed through)",
-                self._url,
-                media.encoding or "?",
-            )
+            log_audio_not_recorded(self._url, media.encoding.lower() or "?")
             return None, None
         info = AudioInfo(
             codec=codec,
