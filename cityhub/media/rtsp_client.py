@@ -54,6 +54,7 @@ from cityhub.media.url_reader import UrlReader, log_audio_not_recorded
 
 __all__ = [
     "BATCH_S",
+    "CredentialsRefusedError",
     "RtspReader",
     "UnsupportedStreamError",
     "open_url_reader",
@@ -85,6 +86,15 @@ _AUTH_PARAM = re.compile(r'(\w+)\s*=\s*(?:"([^"]*)"|([^\s,]+))')
 
 class UnsupportedStreamError(StreamError):
     """The stream needs something this reader does not do (codec, transport, B-frames)."""
+
+
+class CredentialsRefusedError(StreamError, AuthenticationError):
+    """The camera answered 401 to the configured credentials (or to none).
+
+    A :class:`StreamError`, so ingest shows the camera offline with this reason and retries
+    with its backoff, as for FFmpeg's reader; an :class:`AuthenticationError` for callers that
+    tell refused credentials apart.
+    """
 
 
 class _Response:
@@ -400,7 +410,7 @@ class RtspReader:
             if challenged:
                 response = self._send_and_receive(method, uri, headers)
         if response.status == 401:
-            raise AuthenticationError(
+            raise CredentialsRefusedError(
                 f"{self._url} refused the credentials ({method}: 401 {response.reason}): "
                 + (
                     "check the user and password configured for this camera"
