@@ -33,6 +33,8 @@ __all__ = [
 
 START_CODE = b"\x00\x00\x00\x01"
 _HEADER = struct.Struct(">BBHI")
+_FU_A = struct.Struct(">BBHI4xBB")
+"""An RTP header without CSRC or extension, then the FU indicator and FU header."""
 _SEQ_MOD = 1 << 16
 _TS_MOD = 1 << 32
 _TS_HALF = 1 << 31
@@ -69,6 +71,11 @@ class RtpTrack:
         self._expected: int | None = None
         self._last_ts = 0
         self._ts = 0
+        self._h264 = (
+            depacketizer
+            if isinstance(depacketizer, VideoDepacketizer) and not depacketizer.hevc
+            else None
+        )
 
     def set_origin(self, rtptime: int, seq: int | None = None) -> None:
         """Count timestamps from ``rtptime``; ``seq`` is the first sequence number due."""
@@ -77,6 +84,32 @@ class RtpTrack:
         self._ts = 0
         if seq is not None:
             self._expected = seq
+
+    def continue_fragment(self, buffer: bytearray, start: int, stop: int) -> bool:
+        """Take ``buffer[start:stop]`` if it is the next H.264 FU-A fragment of the unit under way.
+
+        The common case, most packets of a high-bitrate stream, on a short path: the same
+        timestamp as the previous packet, the next sequence number, no marker, no CSRC,
+        extension or padding, neither first nor (with the marker) last fragment. Returns
+        False for anything else, which :meth:`push` then takes in full.
+        """
+        depacketizer = self._h264
+        if depacketizer is None or stop - start < 15:
+            return False
+        first, second, seq, timestamp, indicator, header = _FU_A.unpack_from(buffer, start)
+        if (
+            first != 0x80
+            or second != self.payload_type
+            or seq != self._expected
+            or timestamp != self._last_ts
+            or indicator & 0x1F != 28
+            or header & 0x80
+            or not depacketizer.continue_fragment(buffer[start + 14 : stop], bool(header & 0x40))
+        ):
+            return False
+        self._expected = (seq + 1) % _SEQ_MOD
+        self.packets += 1
+        return True
 
     def push(self, packet: memoryview, now: float, out: list[MediaPacket]) -> None:
         """Take one RTP packet received at ``now`` (POSIX seconds)."""
@@ -126,7 +159,7 @@ class VideoDepacketizer:
         self.frames = 0
         self.frames_dropped = 0
         self.parameter_sets: dict[int, bytes] = {}
-        self._parts: list[bytes] = []
+        self._parts: list[bytes | bytearray] = []
         self._timestamp: int | None = None
         self._keyframe = False
         self._slices = False
@@ -157,6 +190,15 @@ class VideoDepacketizer:
         if marker:
             self._finish(now, out)
             self._timestamp = None
+
+    def continue_fragment(self, body: bytearray, end: bool) -> bool:
+        """Append the body of the next fragment of the unit under way (False if none is)."""
+        if not self._fragment_open:
+            return False
+        self._parts.append(body)
+        if end:
+            self._fragment_open = False
+        return True
 
     def _unit(self, nal: memoryview, kind: int) -> None:
         data = nal.tobytes()

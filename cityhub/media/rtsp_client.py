@@ -574,6 +574,8 @@ class RtspReader:
         channels = self._channels
         out = self._out
         now = time.time()
+        assert self._video is not None
+        fragment = self._video.continue_fragment  # channel 0 is always the video
         while end - pos >= 4:
             if buffer[pos] != 0x24:  # "$"
                 self._start = pos
@@ -585,9 +587,11 @@ class RtspReader:
             stop = pos + 4 + size
             if stop > end:
                 break
-            track = channels.get(buffer[pos + 1])
-            if track is not None:
-                track.push(view[pos + 4 : stop], now, out)
+            channel = buffer[pos + 1]
+            if channel or not fragment(buffer, pos + 4, stop):
+                track = channels.get(channel)
+                if track is not None:
+                    track.push(view[pos + 4 : stop], now, out)
             pos = stop
         self._start = pos
 
