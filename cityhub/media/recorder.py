@@ -1,11 +1,21 @@
 """The recorder: one camera stream written as fragmented MP4 segment files, and their index rows.
 
-A :class:`Recorder` is a :class:`~cityhub.media.source.StreamSource` consumer. In the ingest
-thread it only puts packets in a bounded queue (a full queue drops packets until the next
-keyframe and counts them: ingest never waits). Its writer thread muxes with PyAV, without
-decoding, into segment files opened through the storage backend, cutting at the first
-keyframe once a segment is ``segment_seconds`` long, at each new run of the source (a
-reconnect or a discontinuity) and when no packet came for ``IDLE_CLOSE_S``.
+A :class:`Recorder` is a :class:`~cityhub.media.source.StreamSource` consumer. While storage
+keeps up it writes in the ingest thread itself: one thread per camera, no hand-off per frame.
+A recorder starts writing from its own writer thread, fed through a bounded queue (a full
+queue drops packets until the next keyframe and counts them: ingest never waits), and hands
+writing to the ingest thread once its writes have been fast (under ``SLOW_WRITE_S``) for
+``TRUST_AFTER_S``; a slow write there (a storage hiccup, an fsync) sends writing back to the
+writer thread at once. The writer thread also closes a segment that got no packet for
+``IDLE_CLOSE_S``. One lock
+keeps one thread writing at a time, and packets are written in order: nothing is written in
+the ingest thread while some wait in the queue.
+
+H.264 and H.265, with AAC or no audio, are written by :class:`~cityhub.media.fmp4_writer.
+Fmp4Writer`; other codecs (and G.711 audio, transcoded) by FFmpeg's muxer through PyAV. Both
+write segment files opened through the storage backend, cutting at the first keyframe once a
+segment is ``segment_seconds`` long, at each new run of the source (a reconnect or a
+discontinuity) and when no packet came for ``IDLE_CLOSE_S``.
 
 Files are fragmented (a ``moof``/``mdat`` pair per GOP, ``empty_moov``, ``default_base_moof``),
 so a crash loses at most the fragment being written. A stream's audio track (AAC as it came,
@@ -13,7 +23,7 @@ G.711 transcoded to AAC: see :mod:`cityhub.media.audio`) goes into the same frag
 video's clock; audio that falls before a segment's first keyframe is left out. The index row
 is inserted ``open`` when a segment starts, its end and size are updated at every fragment,
 and it is finished (``complete``, SHA-256, size, end) once the file is closed and flushed.
-Index writes are handed to the event loop in order and never awaited by the writer thread.
+Index writes are handed to the event loop in order and never awaited by the writing thread.
 
 In event mode, the writer keeps the last GOPs covering the pre-roll in memory and writes only
 while a trigger (a service call, or motion) is active, plus the post-roll.
@@ -62,6 +72,12 @@ WAKE_EVERY_PACKETS = 25
 packets over one by one cost a thread wake-up per frame, which dominated the CPU of recording."""
 WAKE_TIMEOUT_S = 0.5
 """The writer thread also takes what waits at least this often (seconds)."""
+SLOW_WRITE_S = 0.05
+"""A write slower than this (seconds) is slow: writing goes (back) to the recorder's own thread,
+as ingest must not wait on storage."""
+TRUST_AFTER_S = 5.0
+"""Writing moves to the ingest thread once the recorder's thread has written for this long
+(seconds) without a slow write; a recorder starts writing from its own thread."""
 PROGRESS_EVERY_S = 10.0
 """How often an open segment's row is brought up to date (seconds): a crash is repaired from
 the file itself, so the row only needs to be roughly right in between."""
@@ -391,9 +407,12 @@ class _Mailbox:
                 self._ready.set()
         return True
 
-    def take(self, timeout: float) -> list[_Item | None]:
-        """Everything waiting, after a wake-up or ``timeout`` seconds (maybe nothing)."""
+    def wait(self, timeout: float) -> None:
+        """Return after a wake-up or ``timeout`` seconds."""
         self._ready.wait(timeout)
+
+    def take(self) -> list[_Item | None]:
+        """Everything waiting (maybe nothing), at once."""
         with self._lock:
             items, self._items = self._items, []
             self._ready.clear()
@@ -430,6 +449,13 @@ class Recorder:
         self._on_recording = on_recording
         self._on_closed = on_closed
         self._queue = _Mailbox(QUEUE_MAX_PACKETS)
+        self._writing = threading.Lock()
+        """Held by whichever thread writes: the ingest thread, or the writer thread."""
+        self._inline = False
+        """Whether the ingest thread writes (storage proved fast) or the writer thread does."""
+        self._fast_since = time.monotonic()
+        self._last_item = time.monotonic()
+        self._ended = False
         self._last_progress = 0.0
         self._need_keyframe = True
         self._warned_full = False
@@ -458,12 +484,38 @@ class Recorder:
     # --- ingest thread --------------------------------------------------------------------
 
     def consume(self, packet: MediaPacket, info: StreamInfo) -> None:
-        """Queue ``packet`` for the writer; never blocks (a full queue drops to the next GOP)."""
-        if self._need_keyframe and (packet.audio or not packet.keyframe):
+        """Write ``packet`` now, or queue it for the writer thread; never waits on storage.
+
+        Written here, in the ingest thread, while storage keeps up (nothing queued, no slow
+        write since); otherwise queued, and a full queue drops to the next GOP.
+        """
+        resync = self._need_keyframe
+        if resync and (packet.audio or not packet.keyframe):
             self._dropped += 1
             return
+        if self._inline and not self._queue.qsize() and self._writing.acquire(blocking=False):
+            try:
+                if self._ended:
+                    return
+                started = time.monotonic()
+                self._handle_safely(packet, info, resync)
+                self._last_item = started
+            finally:
+                self._writing.release()
+            self._need_keyframe = False
+            elapsed = time.monotonic() - started
+            if elapsed >= SLOW_WRITE_S:
+                self._inline = False
+                self._fast_since = started + elapsed
+                _LOGGER.debug(
+                    "Recorder %s/%s: a write took %.3f s: writing from its own thread again",
+                    self.camera_id,
+                    self.stream,
+                    elapsed,
+                )
+            return
         wake = packet.keyframe and not packet.audio
-        if not self._queue.put((packet, info, self._need_keyframe), wake=wake):
+        if not self._queue.put((packet, info, resync), wake=wake):
             self._dropped += 1
             self._need_keyframe = True
             if not self._warned_full:
@@ -521,33 +573,46 @@ class Recorder:
     # --- writer thread --------------------------------------------------------------------
 
     def _run(self) -> None:
-        last_item = time.monotonic()
         running = True
         while running:
-            items = self._queue.take(WAKE_TIMEOUT_S)
-            if not items:
-                if self._segment is not None and time.monotonic() - last_item >= IDLE_CLOSE_S:
-                    _LOGGER.debug("Recorder %s/%s idle: closing", self.camera_id, self.stream)
-                    self._finish_segment()
-                    self._set_recording(False)
-                continue
-            last_item = time.monotonic()
-            for item in items:
-                if item is None:
-                    running = False
-                    break
-                try:
-                    self._handle(*item)
-                except Exception:
-                    self._errors += 1
-                    _LOGGER.exception(
-                        "Recorder %s/%s failed to write; the segment is left for repair",
-                        self.camera_id,
-                        self.stream,
-                    )
-                    self._abandon()
-        self._finish_segment()
-        self._set_recording(False)
+            self._queue.wait(WAKE_TIMEOUT_S)
+            with self._writing:
+                items = self._queue.take()
+                if not items:
+                    idle = time.monotonic() - self._last_item >= IDLE_CLOSE_S
+                    if self._segment is not None and idle:
+                        _LOGGER.debug("Recorder %s/%s idle: closing", self.camera_id, self.stream)
+                        self._finish_segment()
+                        self._set_recording(False)
+                    continue
+                self._last_item = time.monotonic()
+                for item in items:
+                    if item is None:
+                        running = False
+                        break
+                    started = time.monotonic()
+                    self._handle_safely(*item)
+                    done = time.monotonic()
+                    if done - started >= SLOW_WRITE_S:
+                        self._fast_since = done
+                if time.monotonic() - self._fast_since >= TRUST_AFTER_S:
+                    self._inline = True
+        with self._writing:
+            self._ended = True
+            self._finish_segment()
+            self._set_recording(False)
+
+    def _handle_safely(self, packet: MediaPacket, info: StreamInfo, resync: bool) -> None:
+        try:
+            self._handle(packet, info, resync)
+        except Exception:
+            self._errors += 1
+            _LOGGER.exception(
+                "Recorder %s/%s failed to write; the segment is left for repair",
+                self.camera_id,
+                self.stream,
+            )
+            self._abandon()
 
     def _handle(self, packet: MediaPacket, info: StreamInfo, resync: bool) -> None:
         if packet.audio:
