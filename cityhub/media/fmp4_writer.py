@@ -20,7 +20,13 @@ from collections.abc import Callable
 from cityhub.api import AudioInfo, StreamInfo
 from cityhub.media.h26x import BitstreamError, SequenceInfo, h264_sps, hevc_sps, unescape
 
-__all__ = ["Fmp4Writer", "UnsupportedTrackError", "annexb_units", "fmp4_supports"]
+__all__ = [
+    "Fmp4Writer",
+    "UnsupportedTrackError",
+    "annexb_units",
+    "avcc_record",
+    "fmp4_supports",
+]
 
 _SAMPLE_SYNC = 0x02000000
 """sample_depends_on = 2 (an I picture)."""
@@ -78,6 +84,17 @@ def _length_prefixed(data: bytes) -> list[bytes | memoryview]:
         parts.append(len(unit).to_bytes(4, "big"))
         parts.append(unit)
     return parts
+
+
+def avcc_record(units: list[bytes]) -> bytes:
+    """The ``avcC`` record (4-byte lengths) of H.264 parameter sets (SPS and PPS NAL units)."""
+    sps = next((u for u in units if u and u[0] & 0x1F == 7), None)
+    if sps is None or not any(u and u[0] & 0x1F == 8 for u in units):
+        raise UnsupportedTrackError("no H.264 SPS and PPS to describe the track")
+    try:
+        return _avcc([u for u in units if u], h264_sps(sps))
+    except BitstreamError as err:
+        raise UnsupportedTrackError(f"unreadable parameter sets: {err}") from err
 
 
 def _avcc(units: list[bytes], sequence: SequenceInfo) -> bytes:
@@ -152,10 +169,7 @@ def _video_entry(info: StreamInfo, first_sample: bytes) -> bytes:
                     raise UnsupportedTrackError("no H.265 VPS and SPS to describe the track")
                 record = _hvcc(units, hevc_sps(sps))
             else:
-                sps = next((u for u in units if u[0] & 0x1F == 7), None)
-                if sps is None or not any(u[0] & 0x1F == 8 for u in units):
-                    raise UnsupportedTrackError("no H.264 SPS and PPS to describe the track")
-                record = _avcc(units, h264_sps(sps))
+                record = avcc_record(units)
         except BitstreamError as err:
             raise UnsupportedTrackError(f"unreadable parameter sets: {err}") from err
     visual = (

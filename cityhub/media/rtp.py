@@ -8,8 +8,9 @@ finished :class:`~cityhub.api.MediaPacket` values to a list.
 
 Video access units are the NAL units of one RTP timestamp, up to the packet with the marker
 bit (or the first packet of the next timestamp), written Annex-B with four-byte start codes as
-FFmpeg's RTSP demuxer gives them; their dts and pts are the RTP timestamp (streams with
-B-frames, whose RTP timestamps are not in decode order, are not for this reader). A lost RTP
+FFmpeg's RTSP demuxer gives them, or length-prefixed as in MP4 samples; their dts and pts
+are the RTP timestamp (streams with B-frames, whose RTP timestamps are not in decode order,
+are not for this reader). A lost RTP
 packet (a gap in the sequence numbers) drops the access unit it damaged and every following
 one until the next keyframe: a decoder would otherwise show corrupt pictures until then.
 Lost packets and the frames dropped for them are counted.
@@ -148,14 +149,19 @@ class RtpTrack:
 
 
 class VideoDepacketizer:
-    """H.264 or H.265 payloads to Annex-B access units (single NAL, STAP-A/AP, FU-A/FU).
+    """H.264 or H.265 payloads to access units (single NAL, STAP-A/AP, FU-A/FU).
+
+    Units are written Annex-B (four-byte start codes), or with ``length_prefixed`` each
+    preceded by its four-byte length, as in MP4 samples: the depacketiser knows every unit's
+    size, so nobody downstream has to scan the frame for start codes.
 
     ``parameter_sets`` keeps the last in-band SPS/PPS (and VPS) by NAL unit type, so a reader
     can tell when they change.
     """
 
-    def __init__(self, hevc: bool) -> None:
+    def __init__(self, hevc: bool, *, length_prefixed: bool = False) -> None:
         self.hevc = hevc
+        self.length_prefixed = length_prefixed
         self.frames = 0
         self.frames_dropped = 0
         self.parameter_sets: dict[int, bytes] = {}
@@ -164,6 +170,8 @@ class VideoDepacketizer:
         self._keyframe = False
         self._slices = False
         self._fragment_open = False
+        self._fragment_slot = 0
+        self._fragment_size = 0
         self._damaged = False
         self._wait_keyframe = False
         self._parameter_types = HEVC_PARAMETER_SETS if hevc else H264_PARAMETER_SETS
@@ -196,13 +204,19 @@ class VideoDepacketizer:
         if not self._fragment_open:
             return False
         self._parts.append(body)
+        self._fragment_size += len(body)
         if end:
-            self._fragment_open = False
+            self._end_fragment()
         return True
+
+    def _end_fragment(self) -> None:
+        self._fragment_open = False
+        if self.length_prefixed:
+            self._parts[self._fragment_slot] = self._fragment_size.to_bytes(4, "big")
 
     def _unit(self, nal: memoryview, kind: int) -> None:
         data = nal.tobytes()
-        self._parts.append(START_CODE)
+        self._parts.append(len(data).to_bytes(4, "big") if self.length_prefixed else START_CODE)
         self._parts.append(data)
         if kind in self._parameter_types:
             self.parameter_sets[kind] = data
@@ -247,15 +261,19 @@ class VideoDepacketizer:
             if self._fragment_open:
                 self._damaged = True  # the previous fragmented unit never ended
             self._fragment_open = True
-            self._parts.append(START_CODE)
+            self._fragment_slot = len(self._parts)
+            self._fragment_size = len(header)
+            self._parts.append(START_CODE)  # the unit's length, once known, if length-prefixed
             self._parts.append(header)
             self._slice(kind, payload[first : first + 1])
         elif not self._fragment_open:
             self._damaged = True  # its start was lost
             return
-        self._parts.append(payload[first:].tobytes())
+        body = payload[first:].tobytes()
+        self._parts.append(body)
+        self._fragment_size += len(body)
         if flags & 0x40:  # end
-            self._fragment_open = False
+            self._end_fragment()
 
     def _push_h264(self, payload: memoryview) -> None:
         indicator = payload[0]

@@ -40,6 +40,7 @@ from cityhub.api import (
     StreamError,
     StreamInfo,
 )
+from cityhub.media.fmp4_writer import UnsupportedTrackError, avcc_record
 from cityhub.media.h26x import BitstreamError, h264_sps, hevc_sps
 from cityhub.media.rtp import (
     START_CODE,
@@ -306,15 +307,22 @@ class RtspReader:
         if sequence is None:
             raise UnsupportedStreamError("the SDP carries no parameter sets")
         fps = media_fps(media) or sequence.fps
+        # H.264 is handed out length-prefixed with an avcC record, as MP4 stores it: the
+        # recorder then copies frames as they are. H.265 stays Annex-B.
+        h264 = codec == "h264"
+        try:
+            extradata = avcc_record(units) if h264 else b"".join(START_CODE + u for u in units if u)
+        except UnsupportedTrackError as err:
+            raise UnsupportedStreamError(str(err)) from err
         info = StreamInfo(
             codec=codec,
             width=sequence.width,
             height=sequence.height,
             fps=fps,
             time_base=(1, media.clock_rate),
-            extradata=b"".join(START_CODE + unit for unit in units if unit),
+            extradata=extradata,
         )
-        depacketizer = VideoDepacketizer(hevc=codec == "hevc")
+        depacketizer = VideoDepacketizer(hevc=not h264, length_prefixed=h264)
         self._video_depacketizer = depacketizer
         return info, RtpTrack(depacketizer, media.payload_type)
 

@@ -26,6 +26,7 @@ from rtp_kit import (
 )
 
 from cityhub.api import MediaPacket, StreamEndedError, StreamError
+from cityhub.media.fmp4_writer import avcc_record
 from cityhub.media.h26x import h264_sps, hevc_sps
 from cityhub.media.rtp import AacDepacketizer, G711Depacketizer, VideoDepacketizer
 from cityhub.media.rtsp_client import (
@@ -65,6 +66,11 @@ def p_slice(index: int) -> bytes:
 
 def annexb(*nals: bytes) -> bytes:
     return b"".join(b"\x00\x00\x00\x01" + n for n in nals)
+
+
+def lengths(*nals: bytes) -> bytes:
+    """NAL units each behind its 4-byte length, as the client hands H.264 out."""
+    return b"".join(len(n).to_bytes(4, "big") + n for n in nals)
 
 
 def test_sdp_tracks_formats_and_controls() -> None:
@@ -165,17 +171,18 @@ def test_fragments_split_anywhere_sequence_and_timestamp_wrap(seed: int) -> None
     reader = RtspReader(server.url)
     try:
         assert (reader.info.width, reader.info.height, reader.info.fps) == (640, 360, 25.0)
-        assert reader.info.extradata == annexb(H264_SPS, H264_PPS)
+        assert reader.info.extradata == avcc_record([H264_SPS, H264_PPS])
+        assert reader.info.length_prefixed
         got = read_all(reader, 8)
     finally:
         reader.close()
         server.close()
     assert [p.dts for p in got] == [n * FRAME for n in range(8)]
     assert [p.keyframe for p in got] == [True, False, False, False, False, True, False, False]
-    assert got[0].data == annexb(H264_SPS, H264_PPS, IDR)
-    assert [p.data for p in got[1:5]] == [annexb(p_slice(n)) for n in range(1, 5)]
+    assert got[0].data == lengths(H264_SPS, H264_PPS, IDR)
+    assert [p.data for p in got[1:5]] == [lengths(p_slice(n)) for n in range(1, 5)]
     assert got[5].data == got[0].data
-    assert [p.data for p in got[6:]] == [annexb(p_slice(n)) for n in (6, 7)]
+    assert [p.data for p in got[6:]] == [lengths(p_slice(n)) for n in (6, 7)]
     assert reader.packets_lost == reader.frames_dropped == 0
 
 
