@@ -18,6 +18,7 @@ Lost packets and the frames dropped for them are counted.
 
 from __future__ import annotations
 
+import collections
 import struct
 from typing import Protocol
 
@@ -155,8 +156,9 @@ class VideoDepacketizer:
     preceded by its four-byte length, as in MP4 samples: the depacketiser knows every unit's
     size, so nobody downstream has to scan the frame for start codes.
 
-    ``parameter_sets`` keeps the last in-band SPS/PPS (and VPS) by NAL unit type, so a reader
-    can tell when they change.
+    ``parameter_sets`` keeps the last in-band SPS/PPS (and VPS) by NAL unit type, and
+    ``new_parameter_sets`` the keyframes after which they changed, so a reader can describe the
+    stream anew from the right keyframe on.
     """
 
     def __init__(self, hevc: bool, *, length_prefixed: bool = False) -> None:
@@ -165,6 +167,11 @@ class VideoDepacketizer:
         self.frames = 0
         self.frames_dropped = 0
         self.parameter_sets: dict[int, bytes] = {}
+        self.new_parameter_sets: collections.deque[tuple[MediaPacket, dict[int, bytes]]] = (
+            collections.deque()
+        )
+        """Keyframes that came with other parameter sets than the previous one, and those."""
+        self._reported_sets: dict[int, bytes] = {}
         self._parts: list[bytes | bytearray] = []
         self._timestamp: int | None = None
         self._keyframe = False
@@ -322,7 +329,11 @@ class VideoDepacketizer:
             self._wait_keyframe = False
         self.frames += 1
         timestamp = self._timestamp
-        out.append(MediaPacket(b"".join(parts), timestamp, timestamp, keyframe, now))
+        packet = MediaPacket(b"".join(parts), timestamp, timestamp, keyframe, now)
+        out.append(packet)
+        if keyframe and self.parameter_sets != self._reported_sets:
+            self._reported_sets = dict(self.parameter_sets)
+            self.new_parameter_sets.append((packet, self._reported_sets))
 
 
 class AacDepacketizer:

@@ -31,6 +31,8 @@ import threading
 import time
 from urllib.parse import unquote, urlsplit, urlunsplit
 
+import attrs
+
 from cityhub.api import (
     AudioInfo,
     AuthenticationError,
@@ -216,6 +218,7 @@ class RtspReader:
         self._video: RtpTrack | None = None
         self._video_depacketizer: VideoDepacketizer | None = None
         self._controls: list[tuple[str, RtpTrack]] = []
+        self._parameter_sets: dict[int, bytes] = {}
         self._last_video_dts: int | None = None
         self._reordered = 0
         self._lowat = 1
@@ -324,6 +327,7 @@ class RtspReader:
         )
         depacketizer = VideoDepacketizer(hevc=not h264, length_prefixed=h264)
         self._video_depacketizer = depacketizer
+        self._parameter_sets = {_unit_type(u, not h264): u for u in units if u}
         return info, RtpTrack(depacketizer, media.payload_type)
 
     def _audio_track(
@@ -492,6 +496,8 @@ class RtspReader:
                 packet = ready.popleft()
                 if not packet.audio:
                     self._check_order(packet)
+                    if packet.keyframe:
+                        self._follow_parameter_sets(packet)
                 return packet
             if self._closed.is_set():
                 raise StreamEndedError("closed")
@@ -509,6 +515,45 @@ class RtspReader:
             if self._out:
                 ready.extend(self._out)
                 self._out.clear()
+
+    def _follow_parameter_sets(self, keyframe: MediaPacket) -> None:
+        """Describe the stream anew when ``keyframe`` brought other parameter sets than the SDP's.
+
+        ``info`` then changes (picture size, configuration record): ingest starts a new run
+        at this keyframe and the recorder a new segment with the new parameter sets.
+        """
+        depacketizer = self._video_depacketizer
+        changes = None if depacketizer is None else depacketizer.new_parameter_sets
+        if not changes or changes[0][0] is not keyframe:
+            return
+        assert depacketizer is not None
+        _packet, found = changes.popleft()
+        if found == self._parameter_sets:
+            return
+        hevc = depacketizer.hevc
+        wanted = (32, 33, 34) if hevc else (7, 8)
+        if any(kind not in found for kind in wanted):
+            return  # not a complete set yet: keep the current description
+        units = [found[kind] for kind in wanted]
+        try:
+            sequence = hevc_sps(found[33]) if hevc else h264_sps(found[7])
+            extradata = b"".join(START_CODE + u for u in units) if hevc else avcc_record(units)
+        except (BitstreamError, UnsupportedTrackError) as err:
+            _LOGGER.debug("%s: unreadable in-band parameter sets kept aside: %s", self._url, err)
+            self._parameter_sets = found
+            return
+        self._parameter_sets = found
+        if extradata == self._info.extradata:
+            return
+        _LOGGER.info(
+            "%s: new parameter sets in the stream (%dx%d)",
+            self._url,
+            sequence.width,
+            sequence.height,
+        )
+        self._info = attrs.evolve(
+            self._info, width=sequence.width, height=sequence.height, extradata=extradata
+        )
 
     def _check_order(self, packet: MediaPacket) -> None:
         last = self._last_video_dts
@@ -682,6 +727,10 @@ class RtspReader:
         sock, self._sock = self._sock, None
         if sock is not None:
             sock.close()
+
+
+def _unit_type(unit: bytes, hevc: bool) -> int:
+    return (unit[0] >> 1) & 0x3F if hevc else unit[0] & 0x1F
 
 
 def media_fps(media: MediaDescription) -> float:

@@ -25,7 +25,7 @@ from rtp_kit import (
     stap_a,
 )
 
-from cityhub.api import MediaPacket, StreamEndedError, StreamError
+from cityhub.api import CameraState, MediaPacket, StreamEndedError, StreamError, StreamInfo
 from cityhub.media.fmp4_writer import avcc_record
 from cityhub.media.h26x import h264_sps, hevc_sps
 from cityhub.media.rtp import AacDepacketizer, G711Depacketizer, VideoDepacketizer
@@ -36,6 +36,8 @@ from cityhub.media.rtsp_client import (
     uses_ffmpeg,
 )
 from cityhub.media.sdp import parse_sdp
+from cityhub.media.source import StreamSource
+from cityhub.supervisor import Backoff
 
 GSTREAMER_SDP = """v=0
 o=- 4434548944240360032 1 IN IP4 127.0.0.1
@@ -332,3 +334,64 @@ def test_an_access_unit_joined_after_its_first_slice_is_dropped() -> None:
     depacketizer.push(memoryview(IDR), 2 * FRAME, True, 1.0, out)
     assert [(p.dts, p.keyframe) for p in out] == [(2 * FRAME, True)]
     assert depacketizer.frames_dropped == 2
+
+
+def test_new_parameter_sets_in_band_describe_the_stream_anew() -> None:
+    sps = encoded_sps("libx264", 320, 180, {"profile": "baseline", "preset": "ultrafast"})
+    pps = H264_PPS
+    first = gop_packets(1, 0, 2)
+    second = [rtp(7, 2 * FRAME, stap_a(sps, pps))]
+    second += [rtp(8 + i, 2 * FRAME, piece, marker=i == 3) for i, piece in enumerate(fu_a(IDR, 4))]
+    second += [rtp(12, 3 * FRAME, p_slice(3), marker=True)]
+    stream = b"".join(interleaved(0, p) for p in first + second)
+    server = ScriptedRtspServer(h264_sdp(), stream)
+    reader = RtspReader(server.url)
+    got: list[MediaPacket] = []
+    infos: list[StreamInfo] = []
+    try:
+        for _ in range(4):
+            got.append(reader.read())
+            infos.append(reader.info)
+    finally:
+        reader.close()
+        server.close()
+    assert [(i.width, i.height) for i in infos] == [(640, 360), (640, 360), (320, 180), (320, 180)]
+    assert infos[2].extradata == avcc_record([sps, pps])
+    assert infos[0] is infos[1]
+    assert infos[2] is infos[3]
+    assert [p.keyframe for p in got] == [True, False, True, False]
+
+    # Ingest starts a new run at that keyframe and hands the new description out with it.
+    readers = [ListReader(got, infos)]
+    seen: list[tuple[int, int]] = []
+    ended = threading.Event()
+
+    def status(state: CameraState, reason: str | None) -> None:
+        if state is CameraState.OFFLINE:
+            ended.set()
+
+    source = StreamSource("cam/main", readers.pop, status, Backoff(first=5, cap=5, jitter=0))
+    source.add_consumer(lambda packet, info: seen.append((packet.dts, info.width)))
+    source.start()
+    assert ended.wait(5)
+    assert source.stop(2)
+    assert seen == [(0, 640), (FRAME, 640), (0, 320), (FRAME, 320)]
+    assert source.stats().discontinuities == 0
+
+
+class ListReader:
+    """Replays packets read from a reader, with the info the reader gave beside each."""
+
+    def __init__(self, packets: list[MediaPacket], infos: list[StreamInfo]) -> None:
+        self._packets = list(packets)
+        self._infos = list(infos)
+        self.info = self._infos[0]
+
+    def read(self) -> MediaPacket:
+        if not self._packets:
+            raise StreamError("end of the replay")
+        self.info = self._infos.pop(0)
+        return self._packets.pop(0)
+
+    def close(self) -> None:
+        """Nothing to release."""
