@@ -126,11 +126,15 @@ class _Timeline:
         """``packet`` with dts/pts counted from the run's start and its capture time."""
         self.last_dts = packet.dts
         elapsed = packet.dts - self.first_dts
-        return attrs.evolve(
-            packet,
-            dts=elapsed,
-            pts=packet.pts - self.first_dts,
-            wallclock=self.first_wallclock + self.seconds(elapsed),
+        # Built directly rather than with attrs.evolve: this runs for every frame.
+        return MediaPacket(
+            packet.data,
+            elapsed,
+            packet.pts - self.first_dts,
+            packet.keyframe,
+            self.first_wallclock + elapsed * self._seconds_per_tick,
+            packet.duration,
+            packet.audio,
         )
 
     def rebase_audio(self, packet: MediaPacket) -> MediaPacket | None:
