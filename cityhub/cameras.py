@@ -22,8 +22,8 @@ from cityhub.api import (
 )
 from cityhub.const import EVENT_CAMERA_OFFLINE, EVENT_CAMERA_ONLINE, EVENT_STREAM_ERROR
 from cityhub.media.recorder import Recorder
-from cityhub.media.source import StreamSource
 from cityhub.media.rtsp_client import open_url_reader
+from cityhub.media.source import StreamSource
 from cityhub.model import CameraConfig
 from cityhub.redact import redact
 

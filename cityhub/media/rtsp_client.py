@@ -782,6 +782,9 @@ class _FallingBack(RtspReader):
         except UnsupportedStreamError as err:
             with _CHOICES_LOCK:
                 _NEEDS_FFMPEG.add(self._url)
+            _note_choice(
+                self._url, "read by FFmpeg's RTSP reader from the next connection (B-frames)"
+            )
             raise StreamError(str(err)) from err
 
 
