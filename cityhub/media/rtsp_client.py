@@ -10,7 +10,10 @@ frames out of it in place (see :mod:`cityhub.media.rtp` for the depacketisation)
 What it handles: OPTIONS, DESCRIBE (Basic and Digest authentication), SETUP of one video track
 (H.264 packetization-mode 0/1, H.265 without DONL) and one audio track (AAC-hbr/lbr, G.711
 u-law and A-law) over interleaved channels, PLAY, keep-alive (GET_PARAMETER, or OPTIONS when
-the server does not list it) before the session times out, TEARDOWN on close. Anything else
+the server does not list it) before the session times out, TEARDOWN on close. RTCP from the
+server is read past and none is sent: the keep-alive requests hold the session (GStreamer's
+server needs no receiver reports; a camera that does would time the session out, and the
+reader would reconnect). Anything else
 (other codecs, interleaved H.264 mode, a server refusing TCP, ``rtsps``) raises
 :class:`UnsupportedStreamError` at opening, and :func:`open_url_reader` falls back to FFmpeg's
 reader (:class:`~cityhub.media.url_reader.UrlReader`); so do streams whose video timestamps
