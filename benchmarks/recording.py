@@ -40,6 +40,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
+import http.cookiejar
 import json
 import os
 import shutil
@@ -78,6 +79,8 @@ STOP_TIMEOUT_S = 15.0
 SATURATED_PERCENT = 90.0
 """Machine load (percent of all cores) above which a case is flagged as saturating it."""
 HUB_LOG = "hub.log"
+BENCH_USER = "bench"
+BENCH_PASSWORD = "Mesure-des-flux-2026"  # noqa: S105 - a throwaway account of a throwaway hub
 NAL_SLICES = frozenset({1, 5})
 """H.264 NAL unit types of coded pictures (non-IDR and IDR slices)."""
 SEGMENT_LIST = "segments.csv"
@@ -341,6 +344,16 @@ class HubRun:
             "cameras": cameras,
         }
         write_config(folder / "config", config)
+        # /api/health needs a session: an account made before the start, as an admin would.
+        subprocess.run(
+            [sys.executable, "-m", "cityhub.cli", "user", "add", BENCH_USER, "--role", "viewer",
+             "--password-stdin", "-c", str(folder / "config")],
+            input=BENCH_PASSWORD + "\n", text=True, check=True, capture_output=True,
+        )  # fmt: skip
+        self._opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+        )
+        self._logged_in = False
         command = [sys.executable, "-m", "cityhub.cli", "run", "-c", str(folder / "config")]
         self.children = children
         self.process = children.start(command, folder / HUB_LOG)
@@ -355,9 +368,17 @@ class HubRun:
         if self.process.poll() is not None:
             log = (self.folder / HUB_LOG).read_text(errors="replace")[-2000:]
             raise RuntimeError(f"the hub exited with status {self.process.returncode}:\n{log}")
-        url = f"http://127.0.0.1:{self.port}/api/health"
+        base = f"http://127.0.0.1:{self.port}"
         try:
-            with urllib.request.urlopen(url, timeout=10) as response:
+            if not self._logged_in:
+                login = urllib.request.Request(  # noqa: S310 - our own http://127.0.0.1
+                    f"{base}/api/auth/login",
+                    data=json.dumps({"user": BENCH_USER, "password": BENCH_PASSWORD}).encode(),
+                    headers={"Content-Type": "application/json"},
+                )
+                with self._opener.open(login, timeout=10):
+                    self._logged_in = True
+            with self._opener.open(f"{base}/api/health", timeout=10) as response:
                 data: dict[str, Any] = json.load(response)
                 return data
         except OSError:

@@ -35,8 +35,8 @@ from cityhub.const import (
 )
 from cityhub.media.live import LiveChannel
 from cityhub.media.recorder import Recorder
+from cityhub.media.rtsp_client import open_url_reader
 from cityhub.media.source import StreamSource
-from cityhub.media.url_reader import UrlReader
 from cityhub.model import CameraConfig
 from cityhub.redact import redact
 
@@ -216,7 +216,7 @@ class CameraRuntime:
             except NotImplementedError:
                 if profile.url is None:
                     raise
-                return UrlReader(profile.url)
+                return open_url_reader(profile.url)
 
         loop = self.hub.loop
         source = StreamSource(

@@ -1,11 +1,21 @@
 """The recorder: one camera stream written as fragmented MP4 segment files, and their index rows.
 
-A :class:`Recorder` is a :class:`~cityhub.media.source.StreamSource` consumer. In the ingest
-thread it only puts packets in a bounded queue (a full queue drops packets until the next
-keyframe and counts them: ingest never waits). Its writer thread muxes with PyAV, without
-decoding, into segment files opened through the storage backend, cutting at the first
-keyframe once a segment is ``segment_seconds`` long, at each new run of the source (a
-reconnect or a discontinuity) and when no packet came for ``IDLE_CLOSE_S``.
+A :class:`Recorder` is a :class:`~cityhub.media.source.StreamSource` consumer. While storage
+keeps up it writes in the ingest thread itself: one thread per camera, no hand-off per frame.
+A recorder starts writing from its own writer thread, fed through a bounded queue (a full
+queue drops packets until the next keyframe and counts them: ingest never waits), and hands
+writing to the ingest thread once its writes have been fast (under ``SLOW_WRITE_S``) for
+``TRUST_AFTER_S``; a slow write there (a storage hiccup, an fsync) sends writing back to the
+writer thread at once. The writer thread also closes a segment that got no packet for
+``IDLE_CLOSE_S``. One lock
+keeps one thread writing at a time, and packets are written in order: nothing is written in
+the ingest thread while some wait in the queue.
+
+H.264 and H.265, with AAC or no audio, are written by :class:`~cityhub.media.fmp4_writer.
+Fmp4Writer`; other codecs (and G.711 audio, transcoded) by FFmpeg's muxer through PyAV. Both
+write segment files opened through the storage backend, cutting at the first keyframe once a
+segment is ``segment_seconds`` long, at each new run of the source (a reconnect or a
+discontinuity) and when no packet came for ``IDLE_CLOSE_S``.
 
 Files are fragmented (a ``moof``/``mdat`` pair per GOP, ``empty_moov``, ``default_base_moof``),
 so a crash loses at most the fragment being written. A stream's audio track (AAC as it came,
@@ -13,7 +23,7 @@ G.711 transcoded to AAC: see :mod:`cityhub.media.audio`) goes into the same frag
 video's clock; audio that falls before a segment's first keyframe is left out. The index row
 is inserted ``open`` when a segment starts, its end and size are updated at every fragment,
 and it is finished (``complete``, SHA-256, size, end) once the file is closed and flushed.
-Index writes are handed to the event loop in order and never awaited by the writer thread.
+Index writes are handed to the event loop in order and never awaited by the writing thread.
 
 In event mode, the writer keeps the last GOPs covering the pre-roll in memory and writes only
 while a trigger (a service call, or motion) is active, plus the post-roll.
@@ -36,6 +46,7 @@ import av
 
 from cityhub.api import AUDIO_CODECS, MediaPacket, StorageBackend, StreamInfo
 from cityhub.media.audio import AudioTrack
+from cityhub.media.fmp4_writer import Fmp4Writer, fmp4_supports
 from cityhub.media.index import NewSegment, SegmentIndex, SegmentState, SegmentTrigger
 from cityhub.model import RecordingMode, RecordingSettings
 
@@ -61,6 +72,12 @@ WAKE_EVERY_PACKETS = 25
 packets over one by one cost a thread wake-up per frame, which dominated the CPU of recording."""
 WAKE_TIMEOUT_S = 0.5
 """The writer thread also takes what waits at least this often (seconds)."""
+SLOW_WRITE_S = 0.05
+"""A write slower than this (seconds) is slow: writing goes (back) to the recorder's own thread,
+as ingest must not wait on storage."""
+TRUST_AFTER_S = 5.0
+"""Writing moves to the ingest thread once the recorder's thread has written for this long
+(seconds) without a slow write; a recorder starts writing from its own thread."""
 PROGRESS_EVERY_S = 10.0
 """How often an open segment's row is brought up to date (seconds): a crash is repaired from
 the file itself, so the row only needs to be roughly right in between."""
@@ -290,6 +307,84 @@ class _SegmentFile:
             _LOGGER.debug("Closing %s failed", self.key, exc_info=True)
 
 
+class _Fmp4SegmentFile:
+    """One segment file written by :class:`Fmp4Writer` (H.264/H.265, AAC or no audio)."""
+
+    def __init__(
+        self,
+        storage: StorageBackend,
+        key: str,
+        info: StreamInfo,
+        first: MediaPacket,
+        trigger: SegmentTrigger,
+    ) -> None:
+        self.key = key
+        self.trigger = trigger
+        self.start = first.wallclock
+        self.end = first.wallclock
+        self.first_dts = first.dts
+        self.last_dts: int | None = None
+        self.packets = 0
+        self.audio_packets = 0
+        time_base = Fraction(*info.time_base)
+        self._seconds_per_tick = float(time_base)
+        self._frame_ticks = round(1 / (info.fps * self._seconds_per_tick)) if info.fps > 0 else 1
+        self._out = _CountingWriter(storage.open_write(key))
+        self._audio_origin = 0
+        self._last_audio_pts: int | None = None
+        if info.audio is not None:
+            self._audio_origin = round(first.dts * time_base / Fraction(*info.audio.time_base))
+        try:
+            self._writer = Fmp4Writer(self._out.write, info, first.data)
+        except BaseException:
+            self._out.raw.close()
+            raise
+
+    @property
+    def size(self) -> int:
+        """Bytes written so far (complete fragments)."""
+        return self._out.size
+
+    def write(self, packet: MediaPacket) -> bool:
+        """Add ``packet``; True when that wrote a fragment (a keyframe after the first)."""
+        ticks = packet.duration
+        if ticks <= 0:
+            ticks = packet.dts - self.last_dts if self.last_dts is not None else self._frame_ticks
+        flushed = self._writer.add_video(
+            packet.data, packet.dts - self.first_dts, packet.pts - self.first_dts, packet.keyframe
+        )
+        self.last_dts = packet.dts
+        self.packets += 1
+        self.end = packet.wallclock + ticks * self._seconds_per_tick
+        if flushed:
+            self._out.flush()
+        return flushed
+
+    def write_audio(self, packet: MediaPacket) -> None:
+        """Add an audio packet, unless it precedes the file."""
+        pts = packet.pts - self._audio_origin
+        if pts < 0 or (self._last_audio_pts is not None and pts <= self._last_audio_pts):
+            return
+        self._writer.add_audio(packet.data, pts, packet.duration or 1024)
+        self._last_audio_pts = pts
+        self.audio_packets += 1
+
+    def close(self, storage: StorageBackend) -> tuple[int, str]:
+        """Write the last fragment, flush and fsync; return the size and SHA-256."""
+        try:
+            self._writer.close()
+        finally:
+            self._out.raw.close()
+        return self._out.size, self._out.sha256.hexdigest()
+
+    def abandon(self) -> None:
+        """Release the file after a failure; its row stays open for the next reconciliation."""
+        try:
+            self._out.raw.close()
+        except Exception:
+            _LOGGER.debug("Closing %s failed", self.key, exc_info=True)
+
+
 _Item = tuple[MediaPacket, StreamInfo, bool]
 
 
@@ -312,9 +407,12 @@ class _Mailbox:
                 self._ready.set()
         return True
 
-    def take(self, timeout: float) -> list[_Item | None]:
-        """Everything waiting, after a wake-up or ``timeout`` seconds (maybe nothing)."""
+    def wait(self, timeout: float) -> None:
+        """Return after a wake-up or ``timeout`` seconds."""
         self._ready.wait(timeout)
+
+    def take(self) -> list[_Item | None]:
+        """Everything waiting (maybe nothing), at once."""
         with self._lock:
             items, self._items = self._items, []
             self._ready.clear()
@@ -351,6 +449,13 @@ class Recorder:
         self._on_recording = on_recording
         self._on_closed = on_closed
         self._queue = _Mailbox(QUEUE_MAX_PACKETS)
+        self._writing = threading.Lock()
+        """Held by whichever thread writes: the ingest thread, or the writer thread."""
+        self._inline = False
+        """Whether the ingest thread writes (storage proved fast) or the writer thread does."""
+        self._fast_since = time.monotonic()
+        self._last_item = time.monotonic()
+        self._ended = False
         self._last_progress = 0.0
         self._need_keyframe = True
         self._warned_full = False
@@ -359,7 +464,7 @@ class Recorder:
         self._trigger_until = 0.0
         self._motion_until = 0.0
         # Writer-thread state.
-        self._segment: _SegmentFile | None = None
+        self._segment: _SegmentFile | _Fmp4SegmentFile | None = None
         self._info: StreamInfo | None = None
         self._last_dts: int | None = None
         self._last_key: str | None = None
@@ -379,12 +484,38 @@ class Recorder:
     # --- ingest thread --------------------------------------------------------------------
 
     def consume(self, packet: MediaPacket, info: StreamInfo) -> None:
-        """Queue ``packet`` for the writer; never blocks (a full queue drops to the next GOP)."""
-        if self._need_keyframe and (packet.audio or not packet.keyframe):
+        """Write ``packet`` now, or queue it for the writer thread; never waits on storage.
+
+        Written here, in the ingest thread, while storage keeps up (nothing queued, no slow
+        write since); otherwise queued, and a full queue drops to the next GOP.
+        """
+        resync = self._need_keyframe
+        if resync and (packet.audio or not packet.keyframe):
             self._dropped += 1
             return
+        if self._inline and not self._queue.qsize() and self._writing.acquire(blocking=False):
+            try:
+                if self._ended:
+                    return
+                started = time.monotonic()
+                self._handle_safely(packet, info, resync)
+                self._last_item = started
+            finally:
+                self._writing.release()
+            self._need_keyframe = False
+            elapsed = time.monotonic() - started
+            if elapsed >= SLOW_WRITE_S:
+                self._inline = False
+                self._fast_since = started + elapsed
+                _LOGGER.debug(
+                    "Recorder %s/%s: a write took %.3f s: writing from its own thread again",
+                    self.camera_id,
+                    self.stream,
+                    elapsed,
+                )
+            return
         wake = packet.keyframe and not packet.audio
-        if not self._queue.put((packet, info, self._need_keyframe), wake=wake):
+        if not self._queue.put((packet, info, resync), wake=wake):
             self._dropped += 1
             self._need_keyframe = True
             if not self._warned_full:
@@ -442,33 +573,46 @@ class Recorder:
     # --- writer thread --------------------------------------------------------------------
 
     def _run(self) -> None:
-        last_item = time.monotonic()
         running = True
         while running:
-            items = self._queue.take(WAKE_TIMEOUT_S)
-            if not items:
-                if self._segment is not None and time.monotonic() - last_item >= IDLE_CLOSE_S:
-                    _LOGGER.debug("Recorder %s/%s idle: closing", self.camera_id, self.stream)
-                    self._finish_segment()
-                    self._set_recording(False)
-                continue
-            last_item = time.monotonic()
-            for item in items:
-                if item is None:
-                    running = False
-                    break
-                try:
-                    self._handle(*item)
-                except Exception:
-                    self._errors += 1
-                    _LOGGER.exception(
-                        "Recorder %s/%s failed to write; the segment is left for repair",
-                        self.camera_id,
-                        self.stream,
-                    )
-                    self._abandon()
-        self._finish_segment()
-        self._set_recording(False)
+            self._queue.wait(WAKE_TIMEOUT_S)
+            with self._writing:
+                items = self._queue.take()
+                if not items:
+                    idle = time.monotonic() - self._last_item >= IDLE_CLOSE_S
+                    if self._segment is not None and idle:
+                        _LOGGER.debug("Recorder %s/%s idle: closing", self.camera_id, self.stream)
+                        self._finish_segment()
+                        self._set_recording(False)
+                    continue
+                self._last_item = time.monotonic()
+                for item in items:
+                    if item is None:
+                        running = False
+                        break
+                    started = time.monotonic()
+                    self._handle_safely(*item)
+                    done = time.monotonic()
+                    if done - started >= SLOW_WRITE_S:
+                        self._fast_since = done
+                if time.monotonic() - self._fast_since >= TRUST_AFTER_S:
+                    self._inline = True
+        with self._writing:
+            self._ended = True
+            self._finish_segment()
+            self._set_recording(False)
+
+    def _handle_safely(self, packet: MediaPacket, info: StreamInfo, resync: bool) -> None:
+        try:
+            self._handle(packet, info, resync)
+        except Exception:
+            self._errors += 1
+            _LOGGER.exception(
+                "Recorder %s/%s failed to write; the segment is left for repair",
+                self.camera_id,
+                self.stream,
+            )
+            self._abandon()
 
     def _handle(self, packet: MediaPacket, info: StreamInfo, resync: bool) -> None:
         if packet.audio:
@@ -546,14 +690,18 @@ class Recorder:
 
     def _open_segment(
         self, packet: MediaPacket, info: StreamInfo, trigger: SegmentTrigger
-    ) -> _SegmentFile:
+    ) -> _SegmentFile | _Fmp4SegmentFile:
         start = packet.wallclock
         key = segment_key(self.camera_id, self.stream, start)
         while key == self._last_key:  # two starts in one millisecond: keep both files
             start += 0.001
             key = segment_key(self.camera_id, self.stream, start)
         self._last_key = key
-        segment = _SegmentFile(self._storage, key, info, packet, trigger)
+        segment: _SegmentFile | _Fmp4SegmentFile
+        if fmp4_supports(info):
+            segment = _Fmp4SegmentFile(self._storage, key, info, packet, trigger)
+        else:
+            segment = _SegmentFile(self._storage, key, info, packet, trigger)
         self._segment = segment
         row = NewSegment(
             camera_id=self.camera_id,

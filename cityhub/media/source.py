@@ -13,6 +13,9 @@ first keyframe's wallclock plus the dts elapsed since it, so capture times are a
 the camera's clock rather than jittering with thread scheduling. A consumer therefore sees a
 new run as a keyframe whose dts does not increase on the previous packet (it is 0).
 
+A reader whose ``info`` changes (new parameter sets at a keyframe) starts a new run at that
+keyframe, and consumers get the new info with its packets.
+
 Audio (packets with ``audio`` set) rides on the video's runs: it never starts one, audio
 before a run's first keyframe is dropped, and audio is rebased to the same origin (converted
 to the audio time base) so both tracks share one clock. Its dts is checked on its own: audio
@@ -123,11 +126,15 @@ class _Timeline:
         """``packet`` with dts/pts counted from the run's start and its capture time."""
         self.last_dts = packet.dts
         elapsed = packet.dts - self.first_dts
-        return attrs.evolve(
-            packet,
-            dts=elapsed,
-            pts=packet.pts - self.first_dts,
-            wallclock=self.first_wallclock + self.seconds(elapsed),
+        # Built directly rather than with attrs.evolve: this runs for every frame.
+        return MediaPacket(
+            packet.data,
+            elapsed,
+            packet.pts - self.first_dts,
+            packet.keyframe,
+            self.first_wallclock + elapsed * self._seconds_per_tick,
+            packet.duration,
+            packet.audio,
         )
 
     def rebase_audio(self, packet: MediaPacket) -> MediaPacket | None:
@@ -284,6 +291,12 @@ class StreamSource:
                 self._bytes += len(audio.data)
                 self._hand_out(audio, info)
                 continue
+            if received.keyframe and reader.info is not info:
+                # The reader describes the stream anew (in-band parameter sets changed): a
+                # new run from this keyframe, which consumers see with the new info.
+                info = reader.info
+                self.info = info
+                timeline = None
             if timeline is not None:
                 step = received.dts - timeline.last_dts
                 if abs(step) > jump_max:

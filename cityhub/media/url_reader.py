@@ -33,6 +33,15 @@ def audio_passed_through(codec: str) -> bool:
     return codec in AUDIO_CODECS
 
 
+def log_audio_not_recorded(url: str, codec: str) -> None:
+    """The one INFO line per opening that says a stream's audio track is left out."""
+    _LOGGER.info(
+        "%s: audio codec %s is not recorded (only AAC and G.711 are passed through)",
+        redact(url),
+        codec,
+    )
+
+
 class UrlReader:
     """Demuxes the first video stream of ``url`` and its first audio stream, without decoding.
 
@@ -80,11 +89,7 @@ class UrlReader:
         codec = str(audio.codec_context.name)
         if audio_passed_through(codec):
             return audio
-        _LOGGER.info(
-            "%s: audio codec %s is not recorded (only AAC and G.711 are passed through)",
-            redact(url),
-            codec,
-        )
+        log_audio_not_recorded(url, codec)
         return None
 
     @property
