@@ -225,7 +225,9 @@ class CameraRuntime:
             lambda status, reason: self._post_status(loop, status, reason),
         )
         self.sources[profile.name] = source
-        channel = LiveChannel(f"{self.id}/{profile.name}", loop)
+        # While someone watches, the reader wakes for every packet (latency) rather than in
+        # batches (CPU): see RtspReader.set_low_latency.
+        channel = LiveChannel(f"{self.id}/{profile.name}", loop, source.set_low_latency)
         self.live[profile.name] = channel
         source.add_consumer(channel.consume)
         recording = self.hub.recording

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections.abc import Callable
 from typing import Final
 
 import attrs
@@ -79,9 +80,15 @@ class _Frame:
 class LiveChannel:
     """One camera stream's live fan-out: ``consume`` in the ingest thread, ``join`` in the loop."""
 
-    def __init__(self, name: str, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self,
+        name: str,
+        loop: asyncio.AbstractEventLoop,
+        on_watched: Callable[[bool], None] | None = None,
+    ) -> None:
         self.name = name
         self._loop = loop
+        self._on_watched = on_watched
         self._lock = threading.Lock()
         self._info: StreamInfo | None = None
         self._writer: LiveFmp4Writer | None = None
@@ -198,13 +205,20 @@ class LiveChannel:
         viewer = Viewer(self, writer.mime, queue, cached=len(gop))
         viewer.waiting_for_keyframe = not gop
         self._viewers.add(viewer)
-        self._watching = True
+        self._set_watching(True)
         return viewer
 
     def leave(self, viewer: Viewer) -> None:
         """Stop sending to ``viewer``."""
         self._viewers.discard(viewer)
-        self._watching = bool(self._viewers)
+        self._set_watching(bool(self._viewers))
+
+    def _set_watching(self, watching: bool) -> None:
+        if watching == self._watching:
+            return
+        self._watching = watching
+        if self._on_watched is not None:
+            self._on_watched(watching)
 
     def close(self) -> None:
         """The stream stops: every viewer is told to rejoin later."""
@@ -231,7 +245,7 @@ class LiveChannel:
             _drain(viewer.queue)
             viewer.queue.put_nowait(None)
         self._viewers.clear()
-        self._watching = False
+        self._set_watching(False)
 
 
 def _drain(queue: asyncio.Queue[bytes | None]) -> None:

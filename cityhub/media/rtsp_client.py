@@ -225,6 +225,7 @@ class RtspReader:
         self._last_video_dts: int | None = None
         self._reordered = 0
         self._lowat = 1
+        self._batch_s = BATCH_S
         self._window_bytes = 0
         self._window_start = time.monotonic()
         self._keepalive_every = DEFAULT_SESSION_TIMEOUT_S / 2
@@ -608,11 +609,21 @@ class RtspReader:
         if now - self._window_start >= 1.0:
             rate = self._window_bytes / (now - self._window_start)
             self._window_start, self._window_bytes = now, 0
-            self._set_lowat(max(1, min(LOWAT_MAX, int(rate * BATCH_S))))
+            self._set_lowat(max(1, min(LOWAT_MAX, int(rate * self._batch_s))))
         if now >= self._keepalive_at and self._video is not None:
             self._keepalive_at = now + self._keepalive_every
             method = "GET_PARAMETER" if "GET_PARAMETER" in self._public else "OPTIONS"
             self._send(method, self._url)
+
+    def set_low_latency(self, on: bool) -> None:
+        """Wake for every packet while someone watches live, in batches otherwise.
+
+        Batches of ``BATCH_S`` save wake-ups (CPU) but hold each frame up to that long; live
+        view cannot afford it. Callable from any thread: the next read follows.
+        """
+        self._batch_s = 0.0 if on else BATCH_S
+        if on:
+            self._set_lowat(1)
 
     def _set_lowat(self, size: int) -> None:
         if size == self._lowat or self._sock is None:

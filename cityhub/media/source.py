@@ -173,6 +173,7 @@ class StreamSource:
         self._consumers_lock = threading.Lock()
         self._stop = threading.Event()
         self._reader: PacketReader | None = None
+        self._low_latency = False
         self._thread: threading.Thread | None = None
         self.info: StreamInfo | None = None
         self._packets = 0
@@ -268,9 +269,24 @@ class StreamSource:
             except Exception:
                 _LOGGER.debug("Closing reader of %s failed", self.name, exc_info=True)
 
+    def set_low_latency(self, on: bool) -> None:
+        """Ask the reader (now and after reconnects) to favour latency over CPU: live view.
+
+        Readers that batch their reads (our RTSP client) then wake for every packet; others
+        have nothing to change. Callable from any thread.
+        """
+        self._low_latency = on
+        reader = self._reader
+        setter = getattr(reader, "set_low_latency", None)
+        if callable(setter):
+            setter(on)
+
     def _read_until_failure(self) -> None:
         reader = self._open_reader()
         self._reader = reader
+        setter = getattr(reader, "set_low_latency", None)
+        if callable(setter) and self._low_latency:
+            setter(True)
         if self._stop.is_set():
             return
         info = reader.info

@@ -80,3 +80,22 @@ def test_other_codecs_and_missing_parameter_sets_are_refused() -> None:
         LiveFmp4Writer(StreamInfo("hevc", 320, 180, 25.0, (1, 90_000), b""))
     with pytest.raises(UnsupportedCodecError, match="SPS and PPS"):
         LiveFmp4Writer(StreamInfo("h264", 320, 180, 25.0, (1, 90_000), b"\x00\x00\x01\x65"))
+
+
+async def test_a_channel_says_when_it_is_watched_so_the_reader_can_favour_latency() -> None:
+    import asyncio
+
+    from cityhub.media.live import LiveChannel
+
+    packets = encode(frames=3)
+    info = StreamInfo("h264", 320, 180, 25.0, (1, 90_000), parameter_sets(bytes(packets[0])))
+    watched: list[bool] = []
+    channel = LiveChannel("cam/main", asyncio.get_running_loop(), watched.append)
+    channel.consume(MediaPacket(bytes(packets[0]), 0, 0, True, 0.0), info)
+    first = channel.join()
+    second = channel.join()
+    assert watched == [True]
+    first.close()
+    assert watched == [True]
+    second.close()
+    assert watched == [True, False]

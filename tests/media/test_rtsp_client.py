@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import socket
 import threading
 import time
 
@@ -190,3 +191,24 @@ def test_open_url_reader_chooses_the_client_and_says_so(
         reader.close()
     assert "read by cityhub's RTSP client" in caplog.text
     assert "hunter22" not in caplog.text
+
+
+def test_low_latency_wakes_for_every_packet_and_batches_otherwise(
+    rtsp_server: RtspTestServer,
+) -> None:
+    """Live view asks for every packet at once; recording alone reads in batches (CPU)."""
+    reader = RtspReader(rtsp_server.add_clip("lowat", width=320, height=180, fps=25))
+    try:
+        video_packets(reader, 60)  # more than a second: the batch size follows the bitrate
+        sock = reader._sock
+        assert sock is not None
+        assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT) > 1
+        reader.set_low_latency(True)
+        assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT) == 1
+        video_packets(reader, 40)
+        assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT) == 1
+        reader.set_low_latency(False)
+        video_packets(reader, 60)
+        assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT) > 1
+    finally:
+        reader.close()
