@@ -19,6 +19,7 @@ import struct
 from collections.abc import Iterator
 
 from cityhub.api import MediaPacket, StreamInfo
+from cityhub.media.fmp4_writer import box, full_box
 
 __all__ = ["LiveFmp4Writer", "UnsupportedCodecError", "split_nal_units"]
 
@@ -38,15 +39,6 @@ _MATRIX = struct.pack(">9I", 0x00010000, 0, 0, 0, 0x00010000, 0, 0, 0, 0x4000000
 
 class UnsupportedCodecError(ValueError):
     """The stream is not H.264 (or its parameter sets are missing): live view cannot mux it."""
-
-
-def _box(kind: bytes, *payload: bytes) -> bytes:
-    body = b"".join(payload)
-    return struct.pack(">I4s", 8 + len(body), kind) + body
-
-
-def _full_box(kind: bytes, version: int, flags: int, *payload: bytes) -> bytes:
-    return _box(kind, struct.pack(">I", (version << 24) | flags), *payload)
 
 
 def split_nal_units(data: bytes, length_size: int = 0) -> Iterator[bytes]:
@@ -114,22 +106,22 @@ class LiveFmp4Writer:
     def init_segment(self) -> bytes:
         """``ftyp`` + ``moov``: what a browser's SourceBuffer needs before any fragment."""
         width, height = self.info.width, self.info.height
-        ftyp = _box(b"ftyp", b"iso5", struct.pack(">I", 512), b"iso5iso6avc1mp41")
-        mvhd = _full_box(
+        ftyp = box(b"ftyp", b"iso5", struct.pack(">I", 512), b"iso5iso6avc1mp41")
+        mvhd = full_box(
             b"mvhd", 0, 0,
             struct.pack(">IIII", 0, 0, self.timescale, 0),
             struct.pack(">IH", 0x00010000, 0x0100), bytes(10), _MATRIX, bytes(24),
             struct.pack(">I", 2),
         )  # fmt: skip
-        tkhd = _full_box(
+        tkhd = full_box(
             b"tkhd", 0, 0x000003,
             struct.pack(">IIIII", 0, 0, 1, 0, 0), bytes(8),
             struct.pack(">hhhH", 0, 0, 0, 0), _MATRIX,
             struct.pack(">II", width << 16, height << 16),
         )  # fmt: skip
-        mdhd = _full_box(b"mdhd", 0, 0, struct.pack(">IIIIHH", 0, 0, self.timescale, 0, 0x55C4, 0))
-        hdlr = _full_box(b"hdlr", 0, 0, bytes(4), b"vide", bytes(12), b"cityhub live\x00")
-        avcc = _box(
+        mdhd = full_box(b"mdhd", 0, 0, struct.pack(">IIIIHH", 0, 0, self.timescale, 0, 0x55C4, 0))
+        hdlr = full_box(b"hdlr", 0, 0, bytes(4), b"vide", bytes(12), b"cityhub live\x00")
+        avcc = box(
             b"avcC",
             bytes([1, self._sps[0][1], self._sps[0][2], self._sps[0][3], 0xFF]),
             bytes([0xE0 | len(self._sps)]),
@@ -137,27 +129,25 @@ class LiveFmp4Writer:
             bytes([len(self._pps)]),
             b"".join(struct.pack(">H", len(p)) + p for p in self._pps),
         )
-        avc1 = _box(
+        avc1 = box(
             b"avc1",
             bytes(6), struct.pack(">H", 1), bytes(16),
             struct.pack(">HHIIIH", width, height, 0x00480000, 0x00480000, 0, 1),
             bytes(32), struct.pack(">Hh", 0x0018, -1), avcc,
         )  # fmt: skip
-        stbl = _box(
+        stbl = box(
             b"stbl",
-            _full_box(b"stsd", 0, 0, struct.pack(">I", 1), avc1),
-            _full_box(b"stts", 0, 0, struct.pack(">I", 0)),
-            _full_box(b"stsc", 0, 0, struct.pack(">I", 0)),
-            _full_box(b"stsz", 0, 0, struct.pack(">II", 0, 0)),
-            _full_box(b"stco", 0, 0, struct.pack(">I", 0)),
+            full_box(b"stsd", 0, 0, struct.pack(">I", 1), avc1),
+            full_box(b"stts", 0, 0, struct.pack(">I", 0)),
+            full_box(b"stsc", 0, 0, struct.pack(">I", 0)),
+            full_box(b"stsz", 0, 0, struct.pack(">II", 0, 0)),
+            full_box(b"stco", 0, 0, struct.pack(">I", 0)),
         )
-        dinf = _box(
-            b"dinf", _full_box(b"dref", 0, 0, struct.pack(">I", 1), _full_box(b"url ", 0, 1))
-        )
-        minf = _box(b"minf", _full_box(b"vmhd", 0, 1, bytes(8)), dinf, stbl)
-        trak = _box(b"trak", tkhd, _box(b"mdia", mdhd, hdlr, minf))
-        mvex = _box(b"mvex", _full_box(b"trex", 0, 0, struct.pack(">IIIII", 1, 1, 0, 0, 0)))
-        return ftyp + _box(b"moov", mvhd, trak, mvex)
+        dinf = box(b"dinf", full_box(b"dref", 0, 0, struct.pack(">I", 1), full_box(b"url ", 0, 1)))
+        minf = box(b"minf", full_box(b"vmhd", 0, 1, bytes(8)), dinf, stbl)
+        trak = box(b"trak", tkhd, box(b"mdia", mdhd, hdlr, minf))
+        mvex = box(b"mvex", full_box(b"trex", 0, 0, struct.pack(">IIIII", 1, 1, 0, 0, 0)))
+        return ftyp + box(b"moov", mvhd, trak, mvex)
 
     def fragment(
         self, packet: MediaPacket, decode_time: int, duration: int, sequence: int
@@ -180,14 +170,14 @@ class LiveFmp4Writer:
         trun_size = 8 + 4 + 4 + 4 + 16
         traf_size = 8 + 16 + 20 + trun_size
         moof_size = 8 + 16 + traf_size
-        moof = _box(
+        moof = box(
             b"moof",
-            _full_box(b"mfhd", 0, 0, struct.pack(">I", sequence)),
-            _box(
+            full_box(b"mfhd", 0, 0, struct.pack(">I", sequence)),
+            box(
                 b"traf",
-                _full_box(b"tfhd", 0, 0x020000, struct.pack(">I", 1)),
-                _full_box(b"tfdt", 1, 0, struct.pack(">Q", max(0, decode_time))),
-                _full_box(
+                full_box(b"tfhd", 0, 0x020000, struct.pack(">I", 1)),
+                full_box(b"tfdt", 1, 0, struct.pack(">Q", max(0, decode_time))),
+                full_box(
                     b"trun", 1, _TRUN_FLAGS,
                     struct.pack(">Ii", 1, moof_size + 8),
                     struct.pack(
@@ -198,7 +188,7 @@ class LiveFmp4Writer:
             ),
         )  # fmt: skip
         assert len(moof) == moof_size
-        return moof + _box(b"mdat", sample)
+        return moof + box(b"mdat", sample)
 
 
 def _parameter_sets_of_avcc(record: bytes) -> tuple[list[bytes], list[bytes]]:
