@@ -32,6 +32,8 @@ from cityhub.const import (
     EVENT_CAMERA_OFFLINE,
     EVENT_CAMERA_ONLINE,
     EVENT_STREAM_ERROR,
+    STREAM_JOIN_TIMEOUT_S,
+    SUB_STREAM_LINGER_S,
 )
 from cityhub.media.live import LiveChannel
 from cityhub.media.recorder import Recorder
@@ -92,6 +94,7 @@ class CameraRuntime:
         self.sources: dict[str, StreamSource] = {}
         self.recorders: dict[str, Recorder] = {}
         self.live: dict[str, LiveChannel] = {}
+        self._lingers: dict[str, asyncio.TimerHandle] = {}
         self.profiles: list[StreamProfile] = []
         self._task_prefix = f"camera:{config.id}:"
 
@@ -209,7 +212,15 @@ class CameraRuntime:
         hub_time = before + (after - before) / 2
         return round((camera_time - hub_time).total_seconds(), 1)
 
-    def _start_source(self, driver: Streams, profile: StreamProfile) -> None:
+    def _start_source(
+        self, driver: Streams, profile: StreamProfile, *, primary: bool = True
+    ) -> LiveChannel:
+        """Start ingesting ``profile``: live channel always, recorder and camera state if primary.
+
+        The primary stream (the first profile) is recorded and decides the camera's state;
+        others (sub-streams) only feed live view, started on demand (:meth:`async_live_channel`).
+        """
+
         def open_reader() -> PacketReader:
             try:
                 return driver.open_stream(profile.name)
@@ -219,23 +230,71 @@ class CameraRuntime:
                 return open_url_reader(profile.url)
 
         loop = self.hub.loop
-        source = StreamSource(
-            f"{self.id}/{profile.name}",
-            open_reader,
-            lambda status, reason: self._post_status(loop, status, reason),
-        )
+
+        def status(state: CameraState, reason: str | None) -> None:
+            if primary:
+                self._post_status(loop, state, reason)
+
+        source = StreamSource(f"{self.id}/{profile.name}", open_reader, status)
         self.sources[profile.name] = source
-        # While someone watches, the reader wakes for every packet (latency) rather than in
-        # batches (CPU): see RtspReader.set_low_latency.
-        channel = LiveChannel(f"{self.id}/{profile.name}", loop, source.set_low_latency)
+
+        def watched(on: bool) -> None:
+            # While someone watches, the reader wakes for every packet (latency) rather than
+            # in batches (CPU): see RtspReader.set_low_latency.
+            source.set_low_latency(on)
+            if not primary:
+                self._idle_secondary(profile.name, on)
+
+        channel = LiveChannel(f"{self.id}/{profile.name}", loop, watched)
         self.live[profile.name] = channel
         source.add_consumer(channel.consume)
         recording = self.hub.recording
-        if self.config.recording.enabled and recording is not None:
+        if primary and self.config.recording.enabled and recording is not None:
             recorder = recording.create_recorder(self.config, profile.name)
             self.recorders[profile.name] = recorder
             source.add_consumer(recorder.consume)
         source.start()
+        return channel
+
+    def live_channel(self, name: str | None) -> LiveChannel:
+        """The live channel of stream ``name`` (the primary one if None), started on demand.
+
+        A sub-stream is ingested only while someone watches it (plus ``SUB_STREAM_LINGER_S``):
+        raises ``KeyError`` for a stream the camera does not offer or before it is set up.
+        """
+        if name is None:
+            if not self.profiles:
+                raise KeyError("the camera has no stream (yet)")
+            name = self.profiles[0].name
+        channel = self.live.get(name)
+        if channel is not None:
+            return channel
+        profile = next((p for p in self.profiles if p.name == name), None)
+        if profile is None or not isinstance(self.driver, Streams):
+            raise KeyError(f"the camera has no stream {name!r}")
+        return self._start_source(self.driver, profile, primary=False)
+
+    def _idle_secondary(self, name: str, watched: bool) -> None:
+        """Stop a sub-stream nobody has watched for ``SUB_STREAM_LINGER_S`` (loop thread)."""
+        timer = self._lingers.pop(name, None)
+        if timer is not None:
+            timer.cancel()
+        if not watched:
+            self._lingers[name] = self.hub.loop.call_later(
+                SUB_STREAM_LINGER_S, lambda: self.hub.loop.create_task(self._stop_secondary(name))
+            )
+
+    async def _stop_secondary(self, name: str) -> None:
+        self._lingers.pop(name, None)
+        channel = self.live.get(name)
+        if channel is None or channel.viewers or (self.profiles and name == self.profiles[0].name):
+            return
+        source = self.sources.pop(name, None)
+        self.live.pop(name, None)
+        channel.close()
+        if source is not None:
+            await asyncio.to_thread(source.stop, STREAM_JOIN_TIMEOUT_S)
+        _LOGGER.debug("Sub-stream %s/%s stopped: nobody watches it", self.id, name)
 
     def _post_status(
         self, loop: asyncio.AbstractEventLoop, status: CameraState, reason: str | None
@@ -265,6 +324,9 @@ class CameraRuntime:
         """Stop streams, events and the setup task; tear the driver down."""
         await self.hub.supervisor.async_cancel(self._task_prefix, timeout=timeout)
         sources, self.sources = list(self.sources.values()), {}
+        for timer in self._lingers.values():
+            timer.cancel()
+        self._lingers.clear()
         channels, self.live = list(self.live.values()), {}
         for channel in channels:
             channel.close()

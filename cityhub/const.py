@@ -89,3 +89,7 @@ a camera back from an outage resumes its patrol within 5 s."""
 
 DATABASE_FILE: Final = "cityhub.db"
 CACHE_DIR: Final = "cache"
+
+SUB_STREAM_LINGER_S: Final = 30.0
+"""How long a sub-stream nobody watches keeps being ingested (seconds): a wall that switches
+layouts or pages reuses it instead of reconnecting to the camera."""

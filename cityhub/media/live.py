@@ -15,6 +15,7 @@ change (a reconnect to a camera with new settings), viewers are told to join aga
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 from collections.abc import Callable
@@ -101,6 +102,7 @@ class LiveChannel:
         self._offset = 0
         self._last_dts: int | None = None
         self._keyframe: tuple[StreamInfo, MediaPacket] | None = None
+        self._ready = asyncio.Event()
         self._jpeg: tuple[MediaPacket, bytes] | None = None
         self.fragments_sent = 0
 
@@ -145,6 +147,7 @@ class LiveChannel:
         try:
             self._writer = LiveFmp4Writer(info)
             self._error = None
+            self._loop.call_soon_threadsafe(self._ready.set)
         except UnsupportedCodecError as err:
             self._writer = None
             self._error = str(err)
@@ -189,6 +192,14 @@ class LiveChannel:
                 raise LiveUnavailableError(f"{self.name}: {err}") from err
             cached = self._jpeg = (packet, jpeg)
         return cached[1], packet.wallclock
+
+    async def async_wait_ready(self, timeout: float) -> None:
+        """Wait (at most ``timeout`` s) until the stream has given its parameters: a stream just
+        started (a sub-stream asked for by a tile) can be joined a moment later."""
+        if self._writer is not None or self._error is not None:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._ready.wait(), timeout)
 
     def join(self) -> Viewer:
         """Start watching: the viewer's queue holds the init segment and the cached GOP."""

@@ -55,7 +55,7 @@ async def handle_cameras(request: web.Request) -> web.Response:
         live = runtime.live if runtime is not None else {}
         streams = [
             {"name": p.name, "codec": p.codec, "width": p.width, "height": p.height,
-             "fps": p.fps, "live": p.name in live}
+             "fps": p.fps, "live": p.codec == "h264", "running": p.name in live}
             for p in profiles
         ]  # fmt: skip
         cameras.append(

@@ -51,6 +51,8 @@ EVENT_VIEW_STARTED: Final = "live.view_started"
 EVENT_VIEW_STOPPED: Final = "live.view_stopped"
 HEARTBEAT_S: Final = 20.0
 """WebSocket ping interval (seconds): a vanished browser is noticed and its viewers freed."""
+LIVE_START_TIMEOUT_S: Final = 8.0
+"""How long a watch waits for a stream just started (a sub-stream) to give its parameters."""
 MAX_CHANNELS: Final = 64
 """Streams one page may watch at once: a 49-tile wall plus a few previews."""
 _CHANNEL = struct.Struct(">H")
@@ -145,15 +147,15 @@ class _Page:
                 "forbidden", f"you may not watch {camera_id} (role, zone or habilitation)"
             )
         runtime = self.hub.cameras.get(camera_id)
-        channels = runtime.live if runtime is not None else {}
-        if not channels:
+        if runtime is None or runtime.driver is None:
             raise _Refused("camera_unavailable", f"camera {camera_id} is not streaming")
-        name = profile if isinstance(profile, str) and profile else next(iter(channels))
-        live = channels.get(name)
-        if live is None:
-            raise _Refused("unknown_profile", f"camera {camera_id} has no stream {name!r}")
         try:
-            return camera_id, name, live.join()
+            live = runtime.live_channel(profile if isinstance(profile, str) and profile else None)
+        except KeyError as err:
+            raise _Refused("unknown_profile", f"camera {camera_id}: {err.args[0]}") from None
+        await live.async_wait_ready(LIVE_START_TIMEOUT_S)
+        try:
+            return camera_id, live.name.rpartition("/")[2], live.join()
         except LiveUnavailableError as err:
             raise _Refused("live_unavailable", str(err)) from err
 

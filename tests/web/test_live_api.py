@@ -166,3 +166,36 @@ async def test_snapshot_is_a_jpeg_of_the_last_keyframe_and_outlives_the_camera(
         assert refused.value.status == 403
     assert [e.data["camera_id"] for e in events] == ["mairie", "mairie"]
     assert {e.context.user for e in events} == {"j.martin"}
+
+
+async def test_a_sub_stream_starts_when_a_tile_asks_and_stops_when_nobody_watches(
+    hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import cityhub.cameras
+
+    monkeypatch.setattr(cityhub.cameras, "SUB_STREAM_LINGER_S", 0.5)
+    assert hub.http_url is not None
+    runtime = hub.cameras["mairie"]
+    assert "sub" not in runtime.sources  # nobody asked for it yet: not ingested
+    async with ApiClient(hub.http_url) as api:
+        await api.login("j.martin")
+        cameras = {c["id"]: c for c in (await api.get_json("/api/cameras"))["cameras"]}
+        streams = {s["name"]: s for s in cameras["mairie"]["streams"]}
+        assert streams["sub"]["live"] is True
+        assert streams["sub"]["running"] is False
+        async with api.session.ws_connect(ws_url(hub)) as ws:
+            await ws.send_json({"op": "watch", "channel": 4, "camera": "mairie", "profile": "sub"})
+            hello = json.loads((await ws.receive(timeout=15)).data)
+            assert (hello["type"], hello["profile"]) == ("init", "sub"), hello
+            binary = 0
+            while binary < 10:
+                message = await ws.receive(timeout=5)
+                binary += message.type is aiohttp.WSMsgType.BINARY
+            assert "sub" in runtime.sources
+            assert hub.states.get("mairie").state is CameraState.ONLINE  # type: ignore[union-attr]
+            await ws.send_json({"op": "unwatch", "channel": 4})
+            deadline = asyncio.get_running_loop().time() + 10
+            while "sub" in runtime.sources:
+                assert asyncio.get_running_loop().time() < deadline, "the sub-stream kept running"
+                await asyncio.sleep(0.1)
+    assert "main" in runtime.sources  # the recorded stream is never stopped
