@@ -172,7 +172,10 @@ class _Page:
             async with self._send_lock:
                 if self.ws.closed:
                     return
-                await self.ws.send_bytes(prefix + chunk)
+                try:
+                    await self.ws.send_bytes(prefix + chunk)
+                except ConnectionResetError:  # the page went away mid-send (reload, close)
+                    return
 
     async def unwatch(self, channel: int, reason: str) -> None:
         watch = self.watches.pop(channel, None)

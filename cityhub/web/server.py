@@ -10,7 +10,8 @@ from __future__ import annotations
 import errno
 import logging
 import ssl
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
 
 from aiohttp import web
 
@@ -35,7 +36,7 @@ from cityhub.web.logbook import logbook_routes
 from cityhub.web.openapi import build_openapi
 from cityhub.web.ptz import ptz_routes
 from cityhub.web.recordings import EXPORT_JOBS_KEY, recording_routes
-from cityhub.web.routes import Route, RouteTable
+from cityhub.web.routes import Access, Route, RouteTable
 
 if TYPE_CHECKING:
     from cityhub.hub import Hub
@@ -43,6 +44,14 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger(__name__)
 
 HUB_KEY: web.AppKey[Hub] = web.AppKey("hub")
+
+STATIC_DIR: Final = Path(__file__).parent / "static"
+"""The panel: ``index.html`` served at ``/``, its scripts and styles under ``/static/``."""
+
+
+async def handle_index(_request: web.Request) -> web.FileResponse:
+    """GET /: the operator panel's page (it logs in through the API)."""
+    return web.FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
 
 
 async def handle_health(request: web.Request) -> web.Response:
@@ -67,8 +76,16 @@ async def handle_openapi(request: web.Request) -> web.Response:
 
 
 def hub_routes() -> list[Route]:
-    """Routes about the hub itself."""
+    """Routes about the hub itself, and the panel's page."""
     return [
+        Route(
+            "GET",
+            "/",
+            handle_index,
+            "The operator panel (HTML; its files are under /static/)",
+            Access.PUBLIC,
+            tag="panel",
+        ),
         Route(
             "GET",
             "/api/health",
@@ -118,6 +135,9 @@ def create_app(hub: Hub) -> web.Application:
     app[TLS_KEY] = hub.config.http.tls
     app[EXPORT_JOBS_KEY] = {}
     routes.install(app)
+    # Public like the page: scripts and styles hold no data; every call they make to the API
+    # needs the session. Nothing else is served without a declared route (see auth).
+    app.router.add_static("/static/", STATIC_DIR, follow_symlinks=False, append_version=False)
     return app
 
 
