@@ -143,6 +143,25 @@ async def test_joystick_moves_the_head_and_a_second_operator_sees_the_lock(
         lambda: abs(sim.position.tilt - saved.tilt) < 0.01, 10, "the head back at the preset"
     )
 
+    # Zoom + held zooms in, released stops; H sends the head home (the simulator's 0, 0, 0).
+    zoom = sim.position.zoom
+    box = await julie.locator(".ptz-zoom[data-zoom=in]").bounding_box()
+    await julie.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    await julie.mouse.down()
+    await until(lambda: sim.position.zoom > zoom + 0.05, 10, "the head zooming in")
+    await julie.mouse.up()
+    await asyncio.sleep(0.4)
+    await steady(sim)
+    home = sim.home.rounded(2)
+    assert sim.position.rounded(2) != home
+    await julie.click("ch-tile >> nth=0")
+    await julie.keyboard.press("h")
+    await until(lambda: sim.position.rounded(2) == home, 15, "the head back home")
+
+    # Paul asks for control: same rank as Julie, refused, and told who holds the camera.
+    await paul.click(".ptz-lock-button[data-action=take]")
+    await paul.wait_for_selector(".ptz-message[data-kind=locked]:has-text('j.martin')")
+
     # Julie lets the camera go: Paul's badge turns free and his stick now moves the head.
     await julie.click(".ptz-lock-button[data-action=release]")
     await paul.wait_for_selector(".ptz-lock[data-state=free]")
@@ -151,8 +170,19 @@ async def test_joystick_moves_the_head_and_a_second_operator_sees_the_lock(
     await until(lambda: sim.position.pan < start - 0.05, 10, "Paul panning left")
     await paul.wait_for_selector(".ptz-lock[data-state=mine]")
     await julie.wait_for_selector(".ptz-lock[data-state=other]:text('Held by p.leroy')")
-    # The window losing focus mid-move is a release too.
+    # The window losing focus mid-move is a release too...
     await paul.evaluate("window.dispatchEvent(new Event('blur'))")
+    await asyncio.sleep(0.4)
+    await steady(sim)
+    await paul.mouse.up()
+    # ...and so is the page being hidden (headless Chromium never is: the page is told so).
+    start = sim.position.pan
+    await drag_stick(paul, 60, 0)
+    await until(lambda: sim.position.pan > start + 0.05, 10, "Paul panning right")
+    await paul.evaluate(
+        "Object.defineProperty(document, 'visibilityState', { configurable: true, get: () =>"
+        " 'hidden' }); document.dispatchEvent(new Event('visibilitychange'));"
+    )
     await asyncio.sleep(0.4)
     await steady(sim)
     await paul.mouse.up()
@@ -184,6 +214,21 @@ async def test_a_gamepad_steers_the_head_with_a_dead_zone_and_presets(
     tab, log = page
     await tab.add_init_script(FAKE_GAMEPAD_JS)
     await open_dome(tab, log, hub, "j.martin")
+    # One axis through its dead zone: engaged only beyond 0.15, released only under 0.08, a
+    # gentle start (the exponential curve) and full speed at the end of its travel.
+    values = await tab.evaluate(
+        """async (inputs) => {
+          const { Axis } = await import('/static/js/gamepad.js');
+          const axis = new Axis();
+          return inputs.map((x) => axis.value(x));
+        }""",
+        [0.12, 0.5, 0.12, 0.05, 0.12, -1.0, 1.0],
+    )
+    assert values[0] == 0  # resting near centre: nothing
+    assert 0 < values[1] < 0.3  # half way: well under half speed
+    assert values[2] > 0  # still engaged (hysteresis)
+    assert values[3:5] == [0, 0]  # released, and not engaged again at 0.12
+    assert values[5:] == [-1, 1]
     # A stick resting slightly off centre (inside the dead zone) never moves the motors.
     before = sim.position.rounded(3)
     await tab.evaluate(SET_AXES_JS, [0.1, -0.1, 0, 0.05])
