@@ -167,6 +167,10 @@ async def test_health_shows_an_offline_camera_and_the_storage_forecast(
     assert "days of footage at the current rate" in text
     assert "longest retention" in text
     assert "used of" in await tab.inner_text(".health-usage")
+    await fire(hub, "camera.motion", camera_id="mairie", active=True)
+    await tab.wait_for_selector(
+        ".health-alarms[data-count='1']:text('1 logbook event waiting for acknowledgement')"
+    )
     # The health screen refreshes by itself: the camera coming back shows without a reload.
     hub.cameras["quai-1"].async_start()
     await quai.locator(".health-state:text('Online')").wait_for(timeout=30_000)

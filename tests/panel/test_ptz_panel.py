@@ -152,6 +152,14 @@ async def test_joystick_moves_the_head_and_a_second_operator_sees_the_lock(
     await julie.mouse.up()
     await asyncio.sleep(0.4)
     await steady(sim)
+    # "-" held zooms out, released stops.
+    zoom = sim.position.zoom
+    await julie.click("ch-tile >> nth=0")
+    await julie.keyboard.down("-")
+    await until(lambda: sim.position.zoom < zoom - 0.03, 10, "the head zooming out")
+    await julie.keyboard.up("-")
+    await asyncio.sleep(0.4)
+    await steady(sim)
     home = sim.home.rounded(2)
     assert sim.position.rounded(2) != home
     await julie.click("ch-tile >> nth=0")

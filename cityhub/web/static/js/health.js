@@ -55,12 +55,14 @@ export class Health extends HTMLElement {
     this.classList.add("health", "mode-view");
     this.messageEl = el("p", { class: "health-message", role: "alert" });
     this.updatedEl = el("span", { class: "health-updated" });
+    this.alarmsEl = el("p", { class: "health-alarms" });
     this.storageEl = el("section", { class: "health-storage", "aria-label": "Storage" });
     this.tableBody = el("tbody");
     const head = ["Camera", "Zone", "State", "FPS", "Bitrate", "Last frame", "Recording", "Gaps today", "Clock drift"];
     this.replaceChildren(
       el("div", { class: "health-bar" }, el("h2", { text: "Health" }), this.updatedEl),
       this.messageEl,
+      this.alarmsEl,
       this.storageEl,
       el("table", { class: "health-cameras" },
         el("thead", {}, el("tr", {}, head.map((h) => el("th", { scope: "col", text: h })))),
@@ -90,6 +92,10 @@ export class Health extends HTMLElement {
     this.updatedEl.textContent = `${report.hub} · version ${report.version} · up ${duration(report.uptime_s)}`
       + ` · updated ${new Date().toLocaleTimeString([], { hour12: false })}`;
     this.renderStorage(report.storage);
+    const waiting = report.alarms ? report.alarms.unacknowledged : 0;
+    this.alarmsEl.textContent = waiting ? `${waiting} logbook event${waiting > 1 ? "s" : ""} waiting for acknowledgement`
+      : "No logbook event waiting for acknowledgement";
+    this.alarmsEl.dataset.count = String(waiting);
     const now = Date.now();
     this.tableBody.replaceChildren(...(report.cameras.length ? report.cameras.map((camera) => {
       const main = camera.streams.main || Object.values(camera.streams)[0] || null;

@@ -12,6 +12,7 @@ const BADGE_EVERY_MS = 4000;
 const RECONNECT_MIN_MS = 1000;
 const RECONNECT_MAX_MS = 15000;
 const COUNT_LIMIT = 500; // the hub's largest page
+const LIST_LIMIT = 500; // live events beyond this drop off the end of the list
 export const LOGBOOK_CHANGED = "ch-logbook-changed";
 
 const TYPE_LABELS = {
@@ -244,7 +245,9 @@ export class Logbook extends HTMLElement {
     if (this.events.some((e) => e.id === event.id)) return;
     this.events.unshift(event);
     this.renderTypes();
+    if (this.events.length > LIST_LIMIT) this.events.length = LIST_LIMIT;
     if (this.matches(event)) this.list.prepend(this.eventNode(event, true));
+    while (this.list.children.length > LIST_LIMIT) this.list.lastElementChild.remove();
     const empty = this.list.querySelector(".log-empty");
     if (empty && this.matches(event)) empty.remove();
   }

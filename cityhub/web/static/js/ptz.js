@@ -130,7 +130,7 @@ export class PtzPane extends HTMLElement {
     this.statusTimer = null;
     this.messageTimer = null;
     this.built = false;
-    this.keys = new Set();
+    this.keys = new Map(); // held keys by physical key (event.code): a "+" may come up as "="
     this.mover = new Mover((body) => this.command(body), (err) => this.refused(err));
     this.gamepad = new GamepadControl(this);
     this.onKeyDown = (event) => this.keyDown(event);
@@ -446,8 +446,8 @@ export class PtzPane extends HTMLElement {
     const key = event.key;
     if (key in KEY_DIRECTIONS || key === "+" || key === "-") {
       event.preventDefault();
-      if (event.repeat || this.keys.has(key)) return;
-      this.keys.add(key);
+      if (event.repeat || this.keys.has(event.code)) return;
+      this.keys.set(event.code, key);
       this.keyVelocity();
     } else if (/^[1-9]$/.test(key) && !event.repeat) {
       event.preventDefault();
@@ -459,8 +459,8 @@ export class PtzPane extends HTMLElement {
   }
 
   keyUp(event) {
-    if (!this.keys.has(event.key)) return;
-    this.keys.delete(event.key);
+    if (!this.keys.has(event.code)) return;
+    this.keys.delete(event.code);
     this.keyVelocity();
   }
 
@@ -468,7 +468,7 @@ export class PtzPane extends HTMLElement {
     let pan = 0;
     let tilt = 0;
     let zoom = 0;
-    for (const key of this.keys) {
+    for (const key of this.keys.values()) {
       if (key in KEY_DIRECTIONS) {
         pan += KEY_DIRECTIONS[key][0] * KEY_SPEED;
         tilt += KEY_DIRECTIONS[key][1] * KEY_SPEED;
