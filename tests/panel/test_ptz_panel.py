@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from cityhub.api import Context
 from cityhub.auth.roles import Role
 from cityhub.hub import Hub
 from cityhub.testing.api import TEST_PASSWORD, add_account
@@ -272,4 +273,51 @@ async def test_a_gamepad_steers_the_head_with_a_dead_zone_and_presets(
     await tab.evaluate(SET_BUTTON_JS, [0, True])
     await until(lambda: abs(sim.position.tilt - saved.tilt) < 0.01, 10, "back at preset 1")
     await tab.evaluate(SET_BUTTON_JS, [0, False])
+    assert log.errors == []
+
+
+async def test_a_running_tour_shows_and_is_stopped_from_the_pane(
+    cityhub_config: Callable[..., Path],
+    cityhub_hub: HubFactory,
+    onvif_simulator_factory: Callable[..., Awaitable[OnvifSimulator]],
+    page: tuple[Any, Any],
+) -> None:
+    sim = await onvif_simulator_factory(video=False)
+    steps = [{"preset": "nord", "dwell": 1}, {"preset": "sud", "dwell": 1}]
+    config: dict[str, Any] = {
+        "http": {"host": "127.0.0.1", "port": 0},
+        "zones": [{"id": "centre", "name": "Centre"}],
+        "cameras": [
+            {"id": "dome", "name": "Dôme de la mairie", "driver": "onvif", "kind": "ptz",
+             "zone": "centre", "recording": False,
+             "ptz": {"tours": [{"name": "ronde", "steps": steps}]},
+             "options": {"host": sim.host, "port": sim.port, "username": "admin",
+                         "password": "onvif-secret", "timeout": 5}},
+        ],
+    }  # fmt: skip
+    hub = await cityhub_hub(cityhub_config(config))
+    await add_account(hub, "j.martin", Role.OPERATOR)
+    await until(lambda: hub.cameras["dome"].driver is not None, 20, "the ONVIF camera set up")
+    tab, log = page
+    await open_dome(tab, log, hub, "j.martin")
+    # The tour's two presets, saved from the pane at two positions.
+    for name, dx in (("nord", 0), ("sud", 60)):
+        if dx:
+            start = sim.position.pan
+            await drag_stick(tab, dx, 0)
+            await until(lambda: sim.position.pan > start + 0.1, 10, "the head panning")  # noqa: B023
+            await tab.mouse.up()
+        await tab.fill(".ptz-preset-name", name)
+        await tab.click(".ptz-save button[type=submit]")
+        await tab.wait_for_selector(f".ptz-presets li[data-preset='{name}']")
+    await tab.click(".ptz-lock-button[data-action=release]")
+    # An automation starts the tour: the pane shows it holding the camera, with a stop.
+    await hub.services.async_call(
+        "ptz", "tour_start", {"camera_id": "dome", "tour": "ronde"}, Context(user="p.leroy")
+    )
+    await tab.wait_for_selector(".ptz-lock[data-state=other]:text('Held by tour ronde')")
+    await tab.click(".ptz-tour-stop:text('Stop tour ronde')")
+    await tab.wait_for_selector(".ptz-tour-stop", state="detached")
+    assert hub.ptz is not None
+    assert hub.ptz.controller("dome").status()["tour"] is None
     assert log.errors == []
