@@ -49,6 +49,7 @@ export class Health extends HTMLElement {
     this.user = null;
     this.timer = null;
     this.report = null;
+    this.zoneNames = new Map();
   }
 
   connectedCallback() {
@@ -68,6 +69,10 @@ export class Health extends HTMLElement {
         el("thead", {}, el("tr", {}, head.map((h) => el("th", { scope: "col", text: h })))),
         this.tableBody),
     );
+    getJson("/api/cameras").then((data) => {
+      this.zoneNames = new Map(data.zones.map((z) => [z.id, z.name]));
+      if (this.report) this.render();
+    }).catch(() => {}); // zone ids stand in for their names
     this.refresh();
     this.timer = setInterval(() => this.refresh(), REFRESH_MS);
   }
@@ -109,7 +114,7 @@ export class Health extends HTMLElement {
       const gaps = camera.gaps_today || [];
       return el("tr", { class: `health-camera${up ? "" : " down"}`, dataset: { camera: camera.id, state: camera.state } },
         el("th", { scope: "row", text: camera.name }),
-        el("td", { text: camera.zone }),
+        el("td", { text: this.zoneNames.get(camera.zone) || camera.zone }),
         el("td", { class: "health-state", title: camera.reason || "", text: stateText }),
         el("td", { class: "num", text: main ? main.fps.toFixed(1) : "–" }),
         el("td", { class: "num", text: main ? `${Math.round(main.bitrate / 1000)} kbit/s` : "–" }),
@@ -134,18 +139,20 @@ export class Health extends HTMLElement {
     }
     const usedShare = storage.total ? storage.used / storage.total : 0;
     const meter = el("meter", { min: "0", max: "1", low: "0.8", high: "0.9", optimum: "0", value: String(usedShare) });
+    const days = storage.forecast_days;
+    const daysText = days > 3650 ? "more than ten years" : `${days >= 10 ? Math.round(days) : days} days`;
     let forecast;
     if (storage.forecast_days === null || storage.forecast_days === undefined) {
       forecast = el("p", { class: "health-forecast", dataset: { state: "unknown" },
         text: "Retention forecast: nothing recorded over the last 24 hours to forecast from." });
     } else if (storage.forecast_short) {
       forecast = el("p", { class: "health-forecast", dataset: { state: "short" }, role: "alert" },
-        `Retention forecast: ${storage.forecast_days} days of footage at the current rate, `
+        `Retention forecast: ${daysText} of footage at the current rate, `
         + `shorter than the longest retention (${storage.longest_retention_days} days): the disk, not the `
         + "retention rules, will decide what is kept. Add storage or lower the bitrate.");
     } else {
       forecast = el("p", { class: "health-forecast", dataset: { state: "ok" },
-        text: `Retention forecast: ${storage.forecast_days} days of footage at the current rate `
+        text: `Retention forecast: ${daysText} of footage at the current rate `
           + `(longest retention ${storage.longest_retention_days} days).` });
     }
     this.storageEl.replaceChildren(

@@ -131,7 +131,7 @@ export class PtzPane extends HTMLElement {
     this.messageTimer = null;
     this.built = false;
     this.keys = new Map(); // held keys by physical key (event.code): a "+" may come up as "="
-    this.mover = new Mover((body) => this.command(body), (err) => this.refused(err));
+    this.mover = new Mover((body) => this.sent(body), (err) => this.refused(err));
     this.gamepad = new GamepadControl(this);
     this.onKeyDown = (event) => this.keyDown(event);
     this.onKeyUp = (event) => this.keyUp(event);
@@ -228,8 +228,9 @@ export class PtzPane extends HTMLElement {
 
   /** Follow the selected tile's camera (or none): shown only for PTZ cameras. */
   follow(camera) {
+    // Viewers have no PTZ permission, and PTZ shows footage: a habilitation must be in force.
     const ptz = Boolean(camera && (camera.capabilities || []).includes("ptz")
-      && this.user && this.user.role !== "viewer");
+      && this.user && this.user.role !== "viewer" && this.user.habilitated !== false);
     const next = ptz ? camera : null;
     if ((next && next.id) === (this.camera && this.camera.id)) {
       this.camera = next;
@@ -310,6 +311,13 @@ export class PtzPane extends HTMLElement {
   command(body) {
     if (!this.camera) return Promise.resolve(null);
     return postJson(this.cameraPath, body);
+  }
+
+  /** Send a command from the mover; the first move of a free camera takes it: show so now. */
+  async sent(body) {
+    const answer = await this.command(body);
+    if (body.command === "move" && !this.mine) this.refresh();
+    return answer;
   }
 
   async oneShot(body) {
