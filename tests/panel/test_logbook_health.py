@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from cityhub.hub import Hub
 from cityhub.media.recording import EVENT_SEGMENT_CLOSED
 from cityhub.testing.api import TEST_PASSWORD, add_account
 from cityhub.testing.hub import HubFactory, wait_for_state
+from cityhub.testing.onvif import OnvifSimulator
 
 OPTIONS = {"mode": "loop", "width": 320, "height": 180, "fps": 25, "sub_stream": False}
 
@@ -179,4 +180,35 @@ async def test_health_shows_an_offline_camera_and_the_storage_forecast(
     # The health screen refreshes by itself: the camera coming back shows without a reload.
     hub.cameras["quai-1"].async_start()
     await quai.locator(".health-state:text('Online')").wait_for(timeout=30_000)
+    assert log.errors == []
+
+
+async def test_health_highlights_a_camera_clock_off_by_more_than_5_s(
+    cityhub_config: Callable[..., Path],
+    cityhub_hub: HubFactory,
+    onvif_simulator_factory: Callable[..., Awaitable[OnvifSimulator]],
+    page: tuple[Any, Any],
+) -> None:
+    sim = await onvif_simulator_factory(video=False, clock_offset_s=30.0)
+    config: dict[str, Any] = {
+        "http": {"host": "127.0.0.1", "port": 0},
+        "zones": [{"id": "centre", "name": "Centre-ville"}],
+        "cameras": [
+            {"id": "dome", "name": "Dôme", "driver": "onvif", "zone": "centre",
+             "recording": False,
+             "options": {"host": sim.host, "port": sim.port, "username": "admin",
+                         "password": "onvif-secret", "timeout": 5}},
+            {"id": "mairie", "name": "Mairie", "driver": "virtual", "zone": "centre",
+             "recording": False, "options": OPTIONS},
+        ],
+    }  # fmt: skip
+    hub = await cityhub_hub(cityhub_config(config))
+    await add_account(hub, "j.martin", Role.OPERATOR)
+    tab, log = page
+    await log_in(tab, log, hub, "health")
+    drift = tab.locator("tr[data-camera='dome'] .health-drift.alert")
+    await drift.wait_for(timeout=30_000)
+    assert re.fullmatch(r"\+(29|30|31)\.\d s", await drift.inner_text())
+    # The virtual camera has no clock to measure: nothing shown, nothing highlighted.
+    await tab.wait_for_selector("tr[data-camera='mairie'] .health-drift:not(.alert)")
     assert log.errors == []
