@@ -9,6 +9,7 @@ import { getJson, postJson } from "./api.js";
 import { el } from "./util.js";
 
 const BADGE_EVERY_MS = 4000;
+const BADGE_COALESCE_MS = 250;
 const RECONNECT_MIN_MS = 1000;
 const RECONNECT_MAX_MS = 15000;
 const COUNT_LIMIT = 500; // the hub's largest page
@@ -65,13 +66,19 @@ export class AlarmBadge {
     this.badge = el("span", { class: "mode-badge", title: "Events waiting for acknowledgement" });
     this.badge.hidden = true;
     button.append(this.badge);
-    this.onChange = () => this.refresh();
+    this.soon = null;
+    // A burst of events (or acknowledgements) makes one count request, not one each.
+    this.onChange = () => {
+      if (!this.soon) this.soon = setTimeout(() => this.refresh(), BADGE_COALESCE_MS);
+    };
     window.addEventListener(LOGBOOK_CHANGED, this.onChange);
     this.timer = setInterval(() => this.refresh(), BADGE_EVERY_MS);
     this.refresh();
   }
 
   async refresh() {
+    clearTimeout(this.soon);
+    this.soon = null;
     try {
       const pending = await getJson(`/api/logbook/events?unacknowledged=1&limit=${COUNT_LIMIT}`);
       const count = pending.length;
@@ -85,6 +92,7 @@ export class AlarmBadge {
 
   stop() {
     clearInterval(this.timer);
+    clearTimeout(this.soon);
     window.removeEventListener(LOGBOOK_CHANGED, this.onChange);
   }
 }
