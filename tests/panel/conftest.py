@@ -85,3 +85,22 @@ async def page(browser: Any) -> AsyncIterator[tuple[Any, BrowserLog]]:
         yield page, log
     finally:
         await context.close()
+
+
+@pytest.fixture
+async def second_page(browser: Any) -> AsyncIterator[tuple[Any, BrowserLog]]:
+    """Another user's page, in a context (cookies, storage) of its own, watched the same way."""
+    context = await browser.new_context(viewport={"width": 1280, "height": 800})
+    page = await context.new_page()
+    page.set_default_timeout(15_000)
+    log = BrowserLog()
+    page.on("console", lambda message: log.on_console(message))
+    page.on("pageerror", lambda error: log.errors.append(f"uncaught: {error}"))
+    await page.add_init_script(
+        "document.addEventListener('securitypolicyviolation', (e) =>"
+        " console.error('CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI));"
+    )
+    try:
+        yield page, log
+    finally:
+        await context.close()

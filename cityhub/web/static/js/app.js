@@ -1,8 +1,11 @@
 // <ch-app>: the panel's shell. Asks the hub who is logged in, then shows the login form, the
-// forced password change, or the top bar (modes, user, logout) over the live wall. A 401 from
-// any call brings the login form back.
+// forced password change, or the top bar (modes, user, logout) over the current mode: the live
+// wall, the logbook (with the count of events waiting for acknowledgement on its button) or
+// the health screen. A 401 from any call brings the login form back.
 
 import { ApiError, SESSION_ENDED, getJson, postJson, setCsrfToken } from "./api.js";
+import "./health.js";
+import { AlarmBadge } from "./logbook.js";
 import "./wall.js";
 import { el } from "./util.js";
 
@@ -10,8 +13,8 @@ const MODES = [
   ["live", "Live", true],
   ["playback", "Playback", false],
   ["alarms", "Alarms", false],
-  ["logbook", "Logbook", false],
-  ["health", "Health", false],
+  ["logbook", "Logbook", true],
+  ["health", "Health", true],
   ["admin", "Admin", false],
 ];
 
@@ -28,6 +31,7 @@ class App extends HTMLElement {
   constructor() {
     super();
     this.me = null;
+    this.badge = null;
     window.addEventListener(SESSION_ENDED, () => {
       if (this.me) this.showLogin("Your session has ended; log in again.");
     });
@@ -50,6 +54,8 @@ class App extends HTMLElement {
 
   showLogin(message) {
     this.me = null;
+    if (this.badge) this.badge.stop();
+    this.badge = null;
     setCsrfToken(null);
     const user = el("input", { name: "user", autocomplete: "username", required: true });
     const password = el("input", { name: "password", type: "password", autocomplete: "current-password", required: true });
@@ -117,9 +123,12 @@ class App extends HTMLElement {
 
   showShell() {
     const me = this.me;
+    // Viewers have no logbook permission: for them it stays out of reach.
+    const usable = (id, ready) => ready && !(id === "logbook" && me.role === "viewer");
     const modes = el("nav", { class: "modes", "aria-label": "Modes" }, MODES.map(([id, label, ready]) =>
-      ready
-        ? el("span", { class: "mode active", "aria-current": "page", dataset: { mode: id }, text: label })
+      usable(id, ready)
+        ? el("button", { type: "button", class: "mode", dataset: { mode: id }, text: label,
+          onclick: () => this.showMode(id) })
         : el("span", { class: "mode later", title: `${label}: coming in a later version`, dataset: { mode: id } },
           label, el("small", { text: "later" }))));
     const warning = me.habilitated ? null : el("span", { class: "warning",
@@ -129,9 +138,30 @@ class App extends HTMLElement {
       el("span", { class: "user" }, el("span", { class: "user-name", text: me.name }),
         el("span", { class: "user-role", text: me.role })),
       el("button", { type: "button", class: "logout", text: "Log out", onclick: () => this.logout() }));
-    const wall = document.createElement("ch-wall");
-    wall.user = me;
-    this.replaceChildren(bar, wall);
+    this.modes = modes;
+    this.view = el("div");
+    this.replaceChildren(bar, this.view);
+    const logbookButton = modes.querySelector("button[data-mode=logbook]");
+    if (this.badge) this.badge.stop();
+    this.badge = logbookButton ? new AlarmBadge(logbookButton) : null;
+    const wanted = location.hash.slice(1);
+    this.showMode(modes.querySelector(`button[data-mode="${CSS.escape(wanted)}"]`) ? wanted : "live");
+  }
+
+  /** Switch the main view to mode ``id`` (live, logbook, health). */
+  showMode(id) {
+    const tags = { live: "ch-wall", logbook: "ch-logbook", health: "ch-health" };
+    const view = document.createElement(tags[id]);
+    view.user = this.me;
+    this.view.replaceWith(view);
+    this.view = view;
+    for (const button of this.modes.querySelectorAll("button.mode")) {
+      const current = button.dataset.mode === id;
+      button.classList.toggle("active", current);
+      if (current) button.setAttribute("aria-current", "page");
+      else button.removeAttribute("aria-current");
+    }
+    if (location.hash.slice(1) !== id) history.replaceState(null, "", id === "live" ? location.pathname : `#${id}`);
   }
 
   async logout() {

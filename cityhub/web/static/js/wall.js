@@ -4,6 +4,7 @@
 
 import { getJson, request } from "./api.js";
 import { LiveSocket } from "./live.js";
+import "./ptz.js";
 import "./tile.js";
 import { el, fold } from "./util.js";
 
@@ -75,12 +76,15 @@ export class Wall extends HTMLElement {
       this.tiles.push(tile);
       this.grid.append(tile);
     }
+    this.ptz = document.createElement("ch-ptz");
+    this.ptz.user = this.user;
     this.append(
       el("aside", { class: "side" }, el("h2", { text: "Layout" }), this.layoutBar,
         this.mayWatch ? [el("h2", { text: "Saved layouts" }), this.saved, saveForm,
           this.saveMessage] : null,
         el("h2", { text: "Cameras" }), this.search, this.tree),
       this.grid,
+      this.ptz,
     );
     this.grid.addEventListener("ch-tile-select", (e) => this.select(e.detail.index));
     this.grid.addEventListener("ch-tile-maximise", (e) => this.toggleMaximise(e.detail.index));
@@ -277,6 +281,13 @@ export class Wall extends HTMLElement {
       tile.setActive(shown && !hidden);
       tile.show(camera, small, this.mayWatch ? this.socket : null);
     });
+    this.ptz.follow(this.selectedCamera);
+  }
+
+  /** The camera on the selected tile, or null. */
+  get selectedCamera() {
+    const id = this.selected < this.layout ? this.assigned[this.selected] : null;
+    return (id && this.cameras.get(id)) || null;
   }
 
   renderTree() {
