@@ -241,6 +241,26 @@ class Logbook:
         rows = await self._db.fetchall(sql, params)
         return [_entry(row) for row in rows]
 
+    async def waiting(self, zones: Collection[str] | None = None) -> int:
+        """How many logbook events in ``zones`` wait for an acknowledgement (the alarm badge)."""
+        params: dict[str, Any] = {
+            "skip": json.dumps(sorted(_NOT_LOGGED | INFORMATION_ONLY)),
+            "all": zones is None,
+            "zc": json.dumps(
+                sorted(c for c, z in self.camera_zones.items() if zones is None or z in zones)
+            ),
+        }
+        row = await self._db.fetchone(
+            "SELECT count(*) AS n FROM event_log e LEFT JOIN event_acks a ON a.event_id = e.id"
+            " WHERE a.event_id IS NULL AND (e.event_type LIKE 'camera.%'"
+            " OR e.event_type LIKE 'storage.%' OR e.event_type LIKE 'alarm.%')"
+            " AND e.event_type NOT IN (SELECT value FROM json_each(:skip))"
+            " AND (:all OR e.camera_id IS NULL"
+            " OR e.camera_id IN (SELECT value FROM json_each(:zc)))",
+            params,
+        )
+        return int(row["n"]) if row is not None else 0
+
     async def entry(self, event_id: int) -> LogbookEntry:
         """One logbook event by id; raises :class:`LogbookError` if there is none."""
         row = await self._db.fetchone(

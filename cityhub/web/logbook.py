@@ -106,6 +106,11 @@ async def handle_events(request: web.Request) -> web.Response:
     return web.json_response([e.as_dict() for e in entries])
 
 
+async def handle_waiting(request: web.Request) -> web.Response:
+    """How many events in scope wait for an acknowledgement (the alarm badge)."""
+    return web.json_response({"count": await _logbook(request).waiting(_zones(request))})
+
+
 async def handle_ack(request: web.Request) -> web.Response:
     """Acknowledge an event with a comment (once)."""
     logbook = _logbook(request)
@@ -226,6 +231,9 @@ def logbook_routes() -> list[Route]:
         Route("GET", "/api/logbook/events", handle_events,
               "Logbook events in scope, newest first (?from=&to=&camera=&zone=&type="
               "&unacknowledged=&before=)", permission=logbook, tag="logbook"),
+        Route("GET", "/api/logbook/waiting", handle_waiting,
+              "How many events in scope wait for an acknowledgement", permission=logbook,
+              tag="logbook"),
         Route("POST", "/api/logbook/events/{event_id}/ack", handle_ack,
               "Acknowledge an event with a comment (and whether it was a false alarm)",
               permission=logbook, tag="logbook",

@@ -10,11 +10,13 @@ higher priority answers 409 ``locked`` with the holder.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import TYPE_CHECKING, Any, Final
 
 from aiohttp import web
 
-from cityhub.api import Context
+from cityhub.api import Context, PTZPositioning
 from cityhub.auth.roles import Permission, Role
 from cityhub.ptz import LockedError, PtzError, PtzPriority
 from cityhub.services import ServiceError, ServiceValidationError
@@ -34,6 +36,9 @@ ROLE_PRIORITY: Final = {
     Role.VIEWER: PtzPriority.OPERATOR,  # viewers have no PTZ permission anyway
 }
 """The PTZ rank of each role: a supervisor takes a camera over from an operator."""
+
+POSITION_TIMEOUT_S: Final = 2.0
+"""How long the status waits for the head's position (seconds) before leaving it out."""
 
 COMMANDS: Final = frozenset(
     {"move", "stop", "goto_preset", "set_preset", "remove_preset", "home", "absolute_move",
@@ -75,8 +80,17 @@ async def handle_ptz_status(request: web.Request) -> web.Response:
     """The camera's PTZ state (holder, tour, last command) and its presets."""
     camera_id = request.match_info["camera_id"]
     require(request, Permission.PTZ, _camera_zone(_hub(request), camera_id))
+    hub = _hub(request)
     status = await _call(request, "status", {"camera_id": camera_id})
     presets = await _call(request, "presets", {"camera_id": camera_id})
+    camera = next(c for c in hub.config.cameras if c.id == camera_id)
+    status = {**status, "tours": [tour.name for tour in camera.ptz.tours]}
+    runtime = hub.cameras.get(camera_id)
+    driver = runtime.driver if runtime is not None else None
+    if isinstance(driver, PTZPositioning):
+        with contextlib.suppress(Exception):  # a head that cannot say gives no position
+            where = await asyncio.wait_for(driver.async_ptz_position(), POSITION_TIMEOUT_S)
+            status["position"] = {"pan": where.pan, "tilt": where.tilt, "zoom": where.zoom}
     return web.json_response({"status": status, "presets": presets})
 
 

@@ -76,6 +76,7 @@ async def test_events_in_scope_acknowledged_once_notes_and_csv(hub: Hub) -> None
             await api.post_json(f"/api/logbook/events/{hidden.id}/ack", {"comment": "x"})
         assert other_zone.value.status == 404
         assert await api.get_json("/api/logbook/events?unacknowledged=1") == [events[0]]
+        assert await api.get_json("/api/logbook/waiting") == {"count": 1}
 
         note = await api.post_json(
             "/api/logbook/notes",

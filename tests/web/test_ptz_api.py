@@ -73,6 +73,8 @@ async def test_joystick_lock_takeover_and_dead_man(setup: tuple[Hub, OnvifSimula
         await until(lambda: sim.position.pan > start + 0.05)
         status = (await paul.get_json(ptz))["status"]
         assert status["holder"] == "user:j.martin"
+        assert status["tours"] == []
+        assert status["position"]["pan"] == pytest.approx(sim.position.pan, abs=0.2)
         # A second operator sees the lock and is refused, told who holds it.
         with pytest.raises(ApiResponseError) as locked:
             await paul.post_json(ptz, {"command": "move", "pan": -0.8, "tilt": 0, "zoom": 0})

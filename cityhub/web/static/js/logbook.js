@@ -12,7 +12,6 @@ const BADGE_EVERY_MS = 4000;
 const BADGE_COALESCE_MS = 250;
 const RECONNECT_MIN_MS = 1000;
 const RECONNECT_MAX_MS = 15000;
-const COUNT_LIMIT = 500; // the hub's largest page
 const LIST_LIMIT = 500; // live events beyond this drop off the end of the list
 export const LOGBOOK_CHANGED = "ch-logbook-changed";
 
@@ -80,9 +79,8 @@ export class AlarmBadge {
     clearTimeout(this.soon);
     this.soon = null;
     try {
-      const pending = await getJson(`/api/logbook/events?unacknowledged=1&limit=${COUNT_LIMIT}`);
-      const count = pending.length;
-      this.badge.textContent = count >= COUNT_LIMIT ? `${COUNT_LIMIT}+` : String(count);
+      const { count } = await getJson("/api/logbook/waiting");
+      this.badge.textContent = count > 999 ? "999+" : String(count);
       this.badge.dataset.count = String(count);
       this.badge.hidden = count === 0;
     } catch (err) {
