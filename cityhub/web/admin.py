@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date, datetime
+from datetime import date
 from typing import TYPE_CHECKING, Any, Final
 
 import attrs
@@ -25,11 +25,11 @@ from cityhub.auth.roles import Permission, Role
 from cityhub.auth.users import Habilitation, UserError, UserNotFoundError, Users
 from cityhub.web.auth import BUS_KEY, SESSIONS_KEY, USERS_KEY, context_of
 from cityhub.web.errors import ApiError, read_json
+from cityhub.web.request import hub_of, query_time
 from cityhub.web.routes import Route
 
 if TYPE_CHECKING:
     from cityhub.auth.audit import AuditWriter
-    from cityhub.hub import Hub
 
 __all__ = ["admin_routes"]
 
@@ -37,30 +37,11 @@ EVENT_AUDIT_READ: Final = "audit.read"
 EVENT_AUDIT_EXPORTED: Final = "audit.exported"
 
 
-def _hub(request: web.Request) -> Hub:
-    from cityhub.web.server import HUB_KEY
-
-    return request.app[HUB_KEY]
-
-
 def _audit(request: web.Request) -> AuditWriter:
-    audit = _hub(request).audit
+    audit = hub_of(request).audit
     if audit is None:
         raise ApiError(409, "no_audit", "the audit log is not running")
     return audit
-
-
-def _time(request: web.Request, name: str) -> datetime | None:
-    text = request.query.get(name)
-    if not text:
-        return None
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise ApiError(400, "bad_request", f"'{name}' is not an ISO-8601 time: {text!r}") from None
-    if moment.tzinfo is None:
-        raise ApiError(400, "bad_request", f"'{name}' needs its UTC offset: {text!r}")
-    return moment
 
 
 def _filters(request: web.Request) -> dict[str, Any]:
@@ -69,8 +50,8 @@ def _filters(request: web.Request) -> dict[str, Any]:
     except ValueError:
         raise ApiError(400, "bad_request", "'after' is a sequence number") from None
     return {
-        "start": _time(request, "from"),
-        "end": _time(request, "to"),
+        "start": query_time(request, "from"),
+        "end": query_time(request, "to"),
         "actor": request.query.get("actor"),
         "camera_id": request.query.get("camera"),
         "action": request.query.get("action"),

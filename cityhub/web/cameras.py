@@ -12,10 +12,11 @@ from cityhub.auth.roles import Permission
 from cityhub.media.live import LiveUnavailableError
 from cityhub.web.auth import BUS_KEY, context_of, current_user, require
 from cityhub.web.errors import ApiError
+from cityhub.web.request import hub_of
 from cityhub.web.routes import Route
 
 if TYPE_CHECKING:
-    from cityhub.hub import Hub
+    pass
 
 __all__ = ["EVENT_SNAPSHOT", "camera_routes"]
 
@@ -32,15 +33,9 @@ _CAMERAS = {
 }
 
 
-def _hub(request: web.Request) -> Hub:
-    from cityhub.web.server import HUB_KEY
-
-    return request.app[HUB_KEY]
-
-
 async def handle_cameras(request: web.Request) -> web.Response:
     """GET /api/cameras: zones, emplacements and cameras in scope, with state and streams."""
-    hub = _hub(request)
+    hub = hub_of(request)
     user = current_user(request)
     config = hub.config
     zones = [z for z in config.zones if user.sees_zone(z.id)]
@@ -113,7 +108,7 @@ def camera_routes() -> list[Route]:
 
 async def handle_snapshot(request: web.Request) -> web.Response:
     """GET /api/cameras/{camera_id}/snapshot: a JPEG of the camera's last keyframe."""
-    hub = _hub(request)
+    hub = hub_of(request)
     camera_id = request.match_info["camera_id"]
     camera = next((c for c in hub.config.cameras if c.id == camera_id), None)
     if camera is None:

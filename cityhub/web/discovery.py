@@ -13,23 +13,18 @@ from cityhub.auth.roles import Permission
 from cityhub.services import ServiceValidationError
 from cityhub.web.auth import context_of
 from cityhub.web.errors import ApiError, read_json
+from cityhub.web.request import hub_of
 from cityhub.web.routes import Route
 
 if TYPE_CHECKING:
-    from cityhub.hub import Hub
+    pass
 
 __all__ = ["discovery_routes"]
 
 
-def _hub(request: web.Request) -> Hub:
-    from cityhub.web.server import HUB_KEY
-
-    return request.app[HUB_KEY]
-
-
 async def handle_devices(request: web.Request) -> web.Response:
     """The devices found by the last scan (and announced since), adopted or not."""
-    return web.json_response(_hub(request).discovery.as_dict())
+    return web.json_response(hub_of(request).discovery.as_dict())
 
 
 async def handle_scan(request: web.Request) -> web.Response:
@@ -37,7 +32,7 @@ async def handle_scan(request: web.Request) -> web.Response:
     body = await read_json(request)
     data: dict[str, Any] = {"timeout": body["timeout"]} if "timeout" in body else {}
     try:
-        found = await _hub(request).services.async_call(
+        found = await hub_of(request).services.async_call(
             "discovery", "scan", data, context_of(request)
         )
     except ServiceValidationError as err:

@@ -19,6 +19,7 @@ from cityhub.auth.roles import Permission, Role
 from cityhub.db import format_utc
 from cityhub.web.auth import context_of, current_user
 from cityhub.web.errors import ApiError, read_json
+from cityhub.web.request import hub_of
 from cityhub.web.routes import Route
 
 if TYPE_CHECKING:
@@ -32,9 +33,7 @@ SHARING_ROLES: Final = frozenset({Role.ADMIN, Role.SUPERVISOR})
 
 
 def _db(request: web.Request) -> Database:
-    from cityhub.web.server import HUB_KEY
-
-    db = request.app[HUB_KEY].db
+    db = hub_of(request).db
     if db is None:
         raise ApiError(409, "no_database", "the hub has no database")
     return db

@@ -38,6 +38,7 @@ from cityhub.auth.roles import Permission
 from cityhub.auth.users import User, UserNotFoundError
 from cityhub.media.live import LiveUnavailableError, Viewer
 from cityhub.web.auth import BUS_KEY, USERS_KEY, context_of, current_user
+from cityhub.web.request import hub_of
 from cityhub.web.routes import Route
 
 if TYPE_CHECKING:
@@ -209,11 +210,9 @@ def _now() -> datetime:
 
 async def handle_live(request: web.Request) -> web.StreamResponse:
     """The page's live WebSocket: watch and unwatch streams on numbered channels."""
-    from cityhub.web.server import HUB_KEY
-
     ws = web.WebSocketResponse(heartbeat=HEARTBEAT_S, max_msg_size=4096)
     await ws.prepare(request)
-    page = _Page(request, ws, request.app[HUB_KEY])
+    page = _Page(request, ws, hub_of(request))
     try:
         async for message in ws:
             if message.type is WSMsgType.TEXT:

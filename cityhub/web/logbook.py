@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
 from aiohttp import WSMsgType, web
@@ -21,10 +20,11 @@ from cityhub.auth.roles import Permission
 from cityhub.logbook import Logbook, LogbookEntry, LogbookError
 from cityhub.web.auth import context_of, current_user
 from cityhub.web.errors import ApiError, read_json
+from cityhub.web.request import hub_of, query_time
 from cityhub.web.routes import Route
 
 if TYPE_CHECKING:
-    from cityhub.hub import Hub
+    pass
 
 __all__ = ["logbook_routes"]
 
@@ -32,14 +32,8 @@ LIVE_QUEUE: Final = 200
 """Entries a slow live list may fall behind before it is told to reload."""
 
 
-def _hub(request: web.Request) -> Hub:
-    from cityhub.web.server import HUB_KEY
-
-    return request.app[HUB_KEY]
-
-
 def _logbook(request: web.Request) -> Logbook:
-    logbook = _hub(request).logbook
+    logbook = hub_of(request).logbook
     if logbook is None:
         raise ApiError(409, "no_logbook", "the logbook is not running")
     return logbook
@@ -51,19 +45,6 @@ def _zones(request: web.Request) -> set[str] | None:
     if "*" in user.zones:
         return None
     return set(user.zones)
-
-
-def _time(request: web.Request, name: str) -> datetime | None:
-    text = request.query.get(name)
-    if not text:
-        return None
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise ApiError(400, "bad_request", f"'{name}' is not an ISO-8601 time: {text!r}") from None
-    if moment.tzinfo is None:
-        raise ApiError(400, "bad_request", f"'{name}' needs its UTC offset: {text!r}")
-    return moment
 
 
 def _int(request: web.Request, name: str) -> int | None:
@@ -86,8 +67,8 @@ def _filters(request: web.Request) -> dict[str, Any]:
     cameras = request.query.getall("camera", []) or None
     types = request.query.getall("type", []) or None
     return {
-        "start": _time(request, "from"),
-        "end": _time(request, "to"),
+        "start": query_time(request, "from"),
+        "end": query_time(request, "to"),
         "zones": zones,
         "cameras": cameras,
         "event_types": types,
@@ -137,7 +118,7 @@ async def handle_ack(request: web.Request) -> web.Response:
 async def handle_notes(request: web.Request) -> web.Response:
     """Notes in scope, newest first."""
     notes = await _logbook(request).notes(
-        start=_time(request, "from"), end=_time(request, "to"), zones=_zones(request)
+        start=query_time(request, "from"), end=query_time(request, "to"), zones=_zones(request)
     )
     return web.json_response([n.as_dict() for n in notes])
 

@@ -22,6 +22,7 @@ from cityhub.ptz import LockedError, PtzError, PtzPriority
 from cityhub.services import ServiceError, ServiceValidationError
 from cityhub.web.auth import current_user, require
 from cityhub.web.errors import ApiError, read_json
+from cityhub.web.request import hub_of
 from cityhub.web.routes import Route
 
 if TYPE_CHECKING:
@@ -47,12 +48,6 @@ COMMANDS: Final = frozenset(
 """What the panel may ask; ``presets`` and ``status`` are read with GET."""
 
 
-def _hub(request: web.Request) -> Hub:
-    from cityhub.web.server import HUB_KEY
-
-    return request.app[HUB_KEY]
-
-
 def _context(request: web.Request) -> Context:
     user = current_user(request)
     return Context(user=user.name, priority=ROLE_PRIORITY[user.role])
@@ -67,7 +62,7 @@ def _camera_zone(hub: Hub, camera_id: str) -> str:
 
 async def _call(request: web.Request, service: str, data: dict[str, Any]) -> Any:
     try:
-        return await _hub(request).services.async_call("ptz", service, data, _context(request))
+        return await hub_of(request).services.async_call("ptz", service, data, _context(request))
     except LockedError as err:
         raise ApiError(409, "locked", str(err)) from err
     except ServiceValidationError as err:
@@ -79,8 +74,8 @@ async def _call(request: web.Request, service: str, data: dict[str, Any]) -> Any
 async def handle_ptz_status(request: web.Request) -> web.Response:
     """The camera's PTZ state (holder, tour, last command) and its presets."""
     camera_id = request.match_info["camera_id"]
-    require(request, Permission.PTZ, _camera_zone(_hub(request), camera_id))
-    hub = _hub(request)
+    require(request, Permission.PTZ, _camera_zone(hub_of(request), camera_id))
+    hub = hub_of(request)
     status = await _call(request, "status", {"camera_id": camera_id})
     presets = await _call(request, "presets", {"camera_id": camera_id})
     camera = next(c for c in hub.config.cameras if c.id == camera_id)
@@ -97,7 +92,7 @@ async def handle_ptz_status(request: web.Request) -> web.Response:
 async def handle_ptz_command(request: web.Request) -> web.Response:
     """Run one PTZ command on the camera as the user, with the user's role's priority."""
     camera_id = request.match_info["camera_id"]
-    require(request, Permission.PTZ, _camera_zone(_hub(request), camera_id))
+    require(request, Permission.PTZ, _camera_zone(hub_of(request), camera_id))
     body = await read_json(request)
     command = body.pop("command", None)
     if command not in COMMANDS:

@@ -28,6 +28,7 @@ from cityhub.media.recording_services import EXPORT_PROGRESS
 from cityhub.services import ServiceError, ServiceValidationError
 from cityhub.web.auth import BUS_KEY, context_of, current_user, require
 from cityhub.web.errors import ApiError, read_json
+from cityhub.web.request import hub_of, required_time
 from cityhub.web.routes import Route
 
 if TYPE_CHECKING:
@@ -52,12 +53,6 @@ MAX_PLAYBACK_S: Final = 24 * 3600
 """Longest range one playback request streams (seconds): a day; the panel asks piece by piece."""
 
 
-def _hub(request: web.Request) -> Hub:
-    from cityhub.web.server import HUB_KEY
-
-    return request.app[HUB_KEY]
-
-
 def _camera(hub: Hub, camera_id: str) -> CameraConfig:
     camera = next((c for c in hub.config.cameras if c.id == camera_id), None)
     if camera is None:
@@ -65,28 +60,16 @@ def _camera(hub: Hub, camera_id: str) -> CameraConfig:
     return camera
 
 
-def _instant(text: str | None, name: str) -> datetime:
-    if not text:
-        raise ApiError(400, "bad_request", f"give '{name}' as an ISO-8601 time with its offset")
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise ApiError(400, "bad_request", f"'{name}' is not an ISO-8601 time: {text!r}") from None
-    if moment.tzinfo is None:
-        raise ApiError(400, "bad_request", f"'{name}' needs its UTC offset (Z or +01:00): {text!r}")
-    return moment
-
-
 def _range(request: web.Request) -> tuple[datetime, datetime]:
-    start = _instant(request.query.get("from"), "from")
-    end = _instant(request.query.get("to"), "to")
+    start = required_time(request, "from")
+    end = required_time(request, "to")
     if end <= start:
         raise ApiError(400, "bad_request", "'to' must come after 'from'")
     return start, end
 
 
 async def _call(request: web.Request, service: str, data: dict[str, Any]) -> Any:
-    hub = _hub(request)
+    hub = hub_of(request)
     try:
         return await hub.services.async_call("recording", service, data, context_of(request))
     except ServiceValidationError as err:
@@ -98,7 +81,7 @@ async def _call(request: web.Request, service: str, data: dict[str, Any]) -> Any
 
 
 def _check_cameras(request: web.Request, camera_ids: Any, permission: Permission) -> None:
-    hub = _hub(request)
+    hub = hub_of(request)
     if not isinstance(camera_ids, list) or not all(isinstance(c, str) for c in camera_ids):
         raise ApiError(400, "bad_request", "give 'cameras' as a list of camera ids")
     for camera_id in camera_ids:
@@ -107,7 +90,7 @@ def _check_cameras(request: web.Request, camera_ids: Any, permission: Permission
 
 async def handle_timeline(request: web.Request) -> web.Response:
     """Recordings, gaps and active holds of a camera over a range."""
-    hub = _hub(request)
+    hub = hub_of(request)
     camera = _camera(hub, request.match_info["camera_id"])
     require(request, Permission.PLAYBACK, camera.zone)
     start, end = _range(request)
@@ -126,7 +109,7 @@ async def handle_timeline(request: web.Request) -> web.Response:
 
 async def handle_playback(request: web.Request) -> web.StreamResponse:
     """Footage of a camera over a range as fragmented MP4, from the keyframe at or before it."""
-    hub = _hub(request)
+    hub = hub_of(request)
     camera = _camera(hub, request.match_info["camera_id"])
     require(request, Permission.PLAYBACK, camera.zone)
     start, end = _range(request)
@@ -171,7 +154,7 @@ async def handle_playback(request: web.Request) -> web.StreamResponse:
 
 async def handle_holds(request: web.Request) -> web.Response:
     """Active holds on the cameras in the user's scope."""
-    hub = _hub(request)
+    hub = hub_of(request)
     user = current_user(request)
     zones = {c.id: c.zone for c in hub.config.cameras}
     holds = await hub.holds.active() if hub.holds is not None else []
@@ -195,7 +178,7 @@ async def handle_release(request: web.Request) -> web.Response:
         hold_id = int(request.match_info["hold_id"])
     except ValueError:
         raise ApiError(400, "bad_request", "the hold id is a number") from None
-    hub = _hub(request)
+    hub = hub_of(request)
     if hub.holds is not None:
         try:
             hold = await hub.holds.get(hold_id)

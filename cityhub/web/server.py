@@ -36,6 +36,7 @@ from cityhub.web.logbook import logbook_routes
 from cityhub.web.openapi import build_openapi
 from cityhub.web.ptz import ptz_routes
 from cityhub.web.recordings import EXPORT_JOBS_KEY, recording_routes
+from cityhub.web.request import HUB_KEY
 from cityhub.web.routes import Access, Route, RouteTable
 
 if TYPE_CHECKING:
@@ -43,7 +44,6 @@ if TYPE_CHECKING:
 
 _LOGGER = logging.getLogger(__name__)
 
-HUB_KEY: web.AppKey[Hub] = web.AppKey("hub")
 
 STATIC_DIR: Final = Path(__file__).parent / "static"
 """The panel: ``index.html`` served at ``/``, its scripts and styles under ``/static/``."""
