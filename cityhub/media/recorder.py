@@ -189,8 +189,8 @@ class _CountingWriter:
         self.raw.flush()
 
 
-class _SegmentFile:
-    """One segment file being written: its muxer, its first and last times."""
+class _Segment:
+    """What every segment file being written keeps: its key, times, counts and byte count."""
 
     def __init__(
         self,
@@ -211,7 +211,55 @@ class _SegmentFile:
         self._time_base = Fraction(*info.time_base)
         self._seconds_per_tick = float(self._time_base)
         self._frame_ticks = round(1 / (info.fps * self._seconds_per_tick)) if info.fps > 0 else 1
+        self._audio_origin = 0
+        self._last_audio_pts: int | None = None
+        if info.audio is not None:
+            origin = first.dts * self._time_base / Fraction(*info.audio.time_base)
+            self._audio_origin = round(origin)
         self._out = _CountingWriter(storage.open_write(key))
+
+    @property
+    def size(self) -> int:
+        """Bytes written so far (complete fragments once a keyframe was written)."""
+        return self._out.size
+
+    def _ticks(self, packet: MediaPacket) -> int:
+        """A video packet's duration in ticks: its own, else since the last, else one frame."""
+        if packet.duration > 0:
+            return packet.duration
+        return packet.dts - self.last_dts if self.last_dts is not None else self._frame_ticks
+
+    def _advance(self, packet: MediaPacket) -> None:
+        """Count a video packet once written: last dts, packets, end time."""
+        ticks = self._ticks(packet)
+        self.last_dts = packet.dts
+        self.packets += 1
+        self.end = packet.wallclock + ticks * self._seconds_per_tick
+
+    def _audio_pts(self, packet: MediaPacket) -> int | None:
+        """The audio packet's pts in the file, or None when it precedes the file or repeats."""
+        pts = packet.pts - self._audio_origin
+        if pts < 0 or (self._last_audio_pts is not None and pts <= self._last_audio_pts):
+            return None
+        return pts
+
+    def _audio_written(self, pts: int) -> None:
+        self._last_audio_pts = pts
+        self.audio_packets += 1
+
+
+class _SegmentFile(_Segment):
+    """One segment file muxed by FFmpeg through PyAV (codecs the own writer does not take)."""
+
+    def __init__(
+        self,
+        storage: StorageBackend,
+        key: str,
+        info: StreamInfo,
+        first: MediaPacket,
+        trigger: SegmentTrigger,
+    ) -> None:
+        super().__init__(storage, key, info, first, trigger)
         try:
             self._container = av.open(self._out, "w", format="mp4", options={"movflags": MOVFLAGS})
             codec = _CODECS.get(info.codec, info.codec)
@@ -232,37 +280,23 @@ class _SegmentFile:
                 stream.codec_context.extradata = extradata
             self._stream = stream
             self._audio: AudioTrack | None = None
-            self._audio_origin = 0
-            self._last_audio_pts: int | None = None
             if info.audio is not None and info.audio.codec in AUDIO_CODECS:
                 self._audio = AudioTrack(self._container, info.audio)
-                origin = first.dts * self._time_base / Fraction(*info.audio.time_base)
-                self._audio_origin = round(origin)
         except BaseException:
             self._out.raw.close()
             raise
 
-    @property
-    def size(self) -> int:
-        """Bytes written so far (complete fragments once a keyframe was muxed)."""
-        return self._out.size
-
     def write(self, packet: MediaPacket) -> bool:
         """Mux ``packet``; True when that flushed a fragment (a keyframe after the first)."""
-        ticks = packet.duration
-        if ticks <= 0:
-            ticks = packet.dts - self.last_dts if self.last_dts is not None else self._frame_ticks
         out = av.Packet(packet.data)
         out.dts = packet.dts - self.first_dts
         out.pts = packet.pts - self.first_dts
-        out.duration = ticks
         out.time_base = self._time_base
         out.is_keyframe = packet.keyframe
         out.stream = self._stream
+        out.duration = self._ticks(packet)
         self._container.mux(out)
-        self.last_dts = packet.dts
-        self.packets += 1
-        self.end = packet.wallclock + ticks * self._seconds_per_tick
+        self._advance(packet)
         flushed = packet.keyframe and self.packets > 1
         if flushed:
             self._out.flush()
@@ -270,14 +304,11 @@ class _SegmentFile:
 
     def write_audio(self, packet: MediaPacket) -> None:
         """Mux an audio packet, unless the file has no audio track or it precedes the file."""
-        if self._audio is None:
-            return
-        pts = packet.pts - self._audio_origin
-        if pts < 0 or (self._last_audio_pts is not None and pts <= self._last_audio_pts):
+        pts = self._audio_pts(packet)
+        if self._audio is None or pts is None:
             return
         self._audio.mux(packet.data, pts, packet.duration)
-        self._last_audio_pts = pts
-        self.audio_packets += 1
+        self._audio_written(pts)
 
     def close(self, storage: StorageBackend) -> tuple[int, str]:
         """Finish the file (last fragment, flush, fsync); return its size and SHA-256."""
@@ -307,7 +338,7 @@ class _SegmentFile:
             _LOGGER.debug("Closing %s failed", self.key, exc_info=True)
 
 
-class _Fmp4SegmentFile:
+class _Fmp4SegmentFile(_Segment):
     """One segment file written by :class:`Fmp4Writer` (H.264/H.265, AAC or no audio)."""
 
     def __init__(
@@ -318,56 +349,30 @@ class _Fmp4SegmentFile:
         first: MediaPacket,
         trigger: SegmentTrigger,
     ) -> None:
-        self.key = key
-        self.trigger = trigger
-        self.start = first.wallclock
-        self.end = first.wallclock
-        self.first_dts = first.dts
-        self.last_dts: int | None = None
-        self.packets = 0
-        self.audio_packets = 0
-        time_base = Fraction(*info.time_base)
-        self._seconds_per_tick = float(time_base)
-        self._frame_ticks = round(1 / (info.fps * self._seconds_per_tick)) if info.fps > 0 else 1
-        self._out = _CountingWriter(storage.open_write(key))
-        self._audio_origin = 0
-        self._last_audio_pts: int | None = None
-        if info.audio is not None:
-            self._audio_origin = round(first.dts * time_base / Fraction(*info.audio.time_base))
+        super().__init__(storage, key, info, first, trigger)
         try:
             self._writer = Fmp4Writer(self._out.write, info, first.data)
         except BaseException:
             self._out.raw.close()
             raise
 
-    @property
-    def size(self) -> int:
-        """Bytes written so far (complete fragments)."""
-        return self._out.size
-
     def write(self, packet: MediaPacket) -> bool:
         """Add ``packet``; True when that wrote a fragment (a keyframe after the first)."""
-        ticks = packet.duration
-        if ticks <= 0:
-            ticks = packet.dts - self.last_dts if self.last_dts is not None else self._frame_ticks
         flushed = self._writer.add_video(
             packet.data, packet.dts - self.first_dts, packet.pts - self.first_dts, packet.keyframe
         )
-        self.last_dts = packet.dts
-        self.packets += 1
-        self.end = packet.wallclock + ticks * self._seconds_per_tick
+        self._advance(packet)
         if flushed:
             self._out.flush()
         return flushed
 
     def write_audio(self, packet: MediaPacket) -> None:
         """Add an audio packet, unless it precedes the file."""
-        pts = packet.pts - self._audio_origin
-        if pts < 0 or (self._last_audio_pts is not None and pts <= self._last_audio_pts):
+        pts = self._audio_pts(packet)
+        if pts is None:
             return
         self._writer.add_audio(packet.data, pts, packet.duration or 1024)
-        self._last_audio_pts = pts
-        self.audio_packets += 1
+        self._audio_written(pts)
 
     def close(self, storage: StorageBackend) -> tuple[int, str]:
         """Write the last fragment, flush and fsync; return the size and SHA-256."""
