@@ -158,14 +158,13 @@ class LiveFmp4Writer:
         writer keeps no state between calls: the ingest thread and the event loop may both
         build fragments of the same stream.
         """
-        sample = b"".join(
-            struct.pack(">I", len(unit)) + unit
+        units = [
+            unit
             for unit in split_nal_units(packet.data, self._length_size)
             if (unit[0] & 0x1F) not in (_NAL_SPS, _NAL_PPS, _NAL_AUD)
-        )
-        keyframe = packet.keyframe or any(
-            (u[0] & 0x1F) == _NAL_IDR for u in split_nal_units(packet.data, self._length_size)
-        )
+        ]
+        sample = b"".join(struct.pack(">I", len(unit)) + unit for unit in units)
+        keyframe = packet.keyframe or any((u[0] & 0x1F) == _NAL_IDR for u in units)
         offset = self.ticks(packet.pts - packet.dts)
         trun_size = 8 + 4 + 4 + 4 + 16
         traf_size = 8 + 16 + 20 + trun_size
