@@ -311,6 +311,10 @@ async def test_a_running_tour_shows_and_is_stopped_from_the_pane(
         await tab.click(".ptz-save button[type=submit]")
         await tab.wait_for_selector(f".ptz-presets li[data-preset='{name}']")
     await tab.click(".ptz-lock-button[data-action=release]")
+    # The click returns before the release reaches the hub: wait for the hub to let go.
+    assert hub.ptz is not None
+    controller = hub.ptz.controller("dome")
+    await until(lambda: controller.status()["holder"] is None, 10, "the release reaching the hub")
     # An automation starts the tour: the pane shows it holding the camera, with a stop.
     await hub.services.async_call(
         "ptz", "tour_start", {"camera_id": "dome", "tour": "ronde"}, Context(user="p.leroy")
