@@ -181,7 +181,7 @@ async def handle_login(request: web.Request) -> web.Response:
         if err.failure is LoginFailure.SECOND_FACTOR_REQUIRED:
             raise ApiError(401, "second_factor_required", "enter the code of your app") from err
         if err.failure is LoginFailure.LOCKED and err.locked_until is not None:
-            until = err.locked_until.isoformat(timespec="minutes")
+            until = err.locked_until.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
             raise ApiError(
                 401, "locked", f"too many failed attempts: locked until {until} UTC"
             ) from err

@@ -362,5 +362,5 @@ async def test_second_factor_is_asked_and_a_locked_account_is_told_until_when(
     await tab.click("button[type=submit]")
     message = tab.locator(".form-message[data-error=locked]")
     await message.wait_for()
-    assert re.search(r"locked until \d{4}-\d\d-\d\dT\d\d:\d\d", await message.inner_text())
+    assert re.search(r"locked until \d{4}-\d\d-\d\d \d\d:\d\d UTC", await message.inner_text())
     assert log.errors == []
