@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
 from aiohttp import web
 
-from cityhub.api import capabilities_of
+from cityhub.api import Snapshot, capabilities_of
 from cityhub.auth.roles import Permission
 from cityhub.media.live import LiveUnavailableError
 from cityhub.web.auth import BUS_KEY, context_of, current_user, require
@@ -22,6 +25,11 @@ __all__ = ["EVENT_SNAPSHOT", "camera_routes"]
 
 EVENT_SNAPSHOT: Final = "live.snapshot"
 """A user took a camera's picture; data: camera_id, profile, captured (ISO time)."""
+
+DRIVER_SNAPSHOT_TIMEOUT_S: Final = 10.0
+"""How long the camera's own snapshot may take before the request gives up."""
+
+_LOGGER = logging.getLogger(__name__)
 
 _CAMERAS = {
     "type": "object",
@@ -117,17 +125,39 @@ async def handle_snapshot(request: web.Request) -> web.Response:
     runtime = hub.cameras.get(camera_id)
     channels = runtime.live if runtime is not None else {}
     name = request.query.get("profile") or next(iter(channels), None)
+    if request.query.get("profile") and name not in channels:
+        raise ApiError(404, "unknown_profile", f"camera {camera_id} has no stream {name!r}")
     channel = channels.get(name) if name else None
-    if channel is None:
-        raise ApiError(409, "camera_unavailable", f"camera {camera_id} has no stream now")
+    refusal, code = f"camera {camera_id} has no stream now", "camera_unavailable"
+    if channel is not None:
+        try:
+            jpeg, captured = await channel.snapshot()
+        except LiveUnavailableError as err:
+            refusal, code = str(err), "no_picture"
+        else:
+            return _snapshot_response(request, camera_id, name, jpeg, captured)
+    # No keyframe to decode (the stream is down or not started): the camera's own still, when
+    # its driver can take one, is the next best picture.
+    driver = runtime.driver if runtime is not None else None
+    if not isinstance(driver, Snapshot):
+        raise ApiError(409, code, refusal)
     try:
-        jpeg, captured = await channel.snapshot()
-    except LiveUnavailableError as err:
-        raise ApiError(409, "no_picture", str(err)) from err
+        async with asyncio.timeout(DRIVER_SNAPSHOT_TIMEOUT_S):
+            jpeg = await driver.async_snapshot()
+    except Exception as err:  # a driver's failure of any kind is the camera's, not ours
+        _LOGGER.warning("Camera %s: its own snapshot failed: %s", camera_id, type(err).__name__)
+        raise ApiError(409, code, f"{refusal}; the camera's own snapshot failed") from err
+    return _snapshot_response(request, camera_id, "camera", jpeg, time.time())
+
+
+def _snapshot_response(
+    request: web.Request, camera_id: str, profile: str | None, jpeg: bytes, captured: float
+) -> web.Response:
+    """The JPEG with its capture instant, after recording who took it."""
     moment = datetime.fromtimestamp(captured, UTC)
     request.app[BUS_KEY].async_fire(
         EVENT_SNAPSHOT,
-        {"camera_id": camera_id, "profile": name, "captured": moment.isoformat()},
+        {"camera_id": camera_id, "profile": profile, "captured": moment.isoformat()},
         context_of(request),
     )
     return web.Response(

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import av
 import pytest
 
 from cityhub.auth.roles import Role
@@ -124,3 +125,37 @@ async def test_joystick_repeats_stay_out_of_the_event_log(
         " WHERE event_type = 'service.called' AND json_extract(data, '$.domain') = 'ptz'"
     )
     assert [r["service"] for r in rows] == ["stop"]
+
+
+async def test_a_camera_without_video_still_gives_its_own_snapshot(
+    setup: tuple[Hub, OnvifSimulator], tmp_path: Path
+) -> None:
+    # The simulator serves no RTSP here: the hub has no keyframe to decode, so the snapshot
+    # route asks the camera for its own still (ONVIF GetSnapshotUri, HTTP digest).
+    hub, sim = setup
+    assert hub.http_url is not None
+    events: list[Any] = []
+    hub.bus.subscribe("live.snapshot", events.append)
+    before = sim.snapshots
+    async with ApiClient(hub.http_url) as api:
+        await api.login("j.martin")
+        async with api.session.get(f"{hub.http_url}/api/cameras/dome/snapshot") as response:
+            assert response.status == 200, await response.text()
+            assert response.headers["Content-Type"] == "image/jpeg"
+            (tmp_path / "still.jpg").write_bytes(await response.read())
+        with pytest.raises(ApiResponseError) as unknown:
+            await api.get_json("/api/cameras/dome/snapshot?profile=nope")
+        assert unknown.value.code == "unknown_profile"
+        # The camera gone, the refusal says both what is missing and what failed.
+        await sim.stop()
+        with pytest.raises(ApiResponseError) as refused:
+            await api.get_json("/api/cameras/dome/snapshot")
+        assert refused.value.status == 409
+        assert "own snapshot failed" in refused.value.message
+    assert sim.snapshots == before + 1
+    with av.open(str(tmp_path / "still.jpg")) as image:
+        picture = next(image.decode(video=0))
+    assert picture.width > 0
+    assert [(e.data["camera_id"], e.data["profile"], e.context.user) for e in events] == [
+        ("dome", "camera", "j.martin")
+    ]
