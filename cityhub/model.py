@@ -176,6 +176,9 @@ class CameraPtz:
     home_preset: str | None = None
     return_home_after: float | None = None
     tours: tuple[Tour, ...] = ()
+    patrol: str | None = None
+    """The tour the camera runs whenever nobody steers it (started with the hub, resumed after
+    ``return_home_after``, or else ``lock_timeout``, seconds without a command)."""
 
     def tour(self, name: str) -> Tour:
         """The tour called ``name``; ``KeyError`` when there is none."""

@@ -20,6 +20,10 @@ priority (:func:`priority_of`) decides who steers:
   idles out, the tour resumes at the step it was interrupted in.
 - After ``return_home_after`` seconds with no command, no holder and no tour, the camera goes
   to its ``home_preset`` (or the driver's home position).
+- A camera with a ``patrol`` (one of its tours) runs it whenever nobody steers it: from the
+  hub's start, and again after ``return_home_after`` (else ``lock_timeout``) seconds with no
+  command, no holder and no tour, instead of going home. Stopping it is for a while, not for
+  good: the configuration says the camera patrols.
 
 Services and the hub stage are at the end of the module (:func:`register_ptz_services`).
 """
@@ -202,6 +206,9 @@ def _tour_holder(tour: Tour) -> str:
 
 
 Velocity = tuple[float, float, float]
+
+PATROL_START_POLL_S: Final = 0.5
+"""How often a patrol started with the hub looks whether its camera's driver is ready."""
 _STOPPED: Final[Velocity] = (0.0, 0.0, 0.0)
 
 
@@ -253,8 +260,10 @@ class PtzController:
     # --- life -----------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start the timer task (dead-man, idle lock, return home)."""
+        """Start the timer task (dead-man, idle lock, return home) and the patrol, if any."""
         self._supervisor.start(f"{self._task_prefix}timers", self._run_timers)
+        if self.settings.patrol is not None:
+            self._start_patrol(at_start=True)
         self._publish()
 
     async def async_shutdown(self, timeout: float) -> None:
@@ -630,19 +639,20 @@ class PtzController:
         lock = self.lock
         if lock is not None and not lock.is_tour and not self.moving:
             deadlines.append(self._lock_used + self.settings.lock_timeout)
-        if self._home_pending():
-            assert self.settings.return_home_after is not None
-            deadlines.append(self._last_activity + self.settings.return_home_after)
+        rest = self._rest_after()
+        if rest is not None:
+            deadlines.append(self._last_activity + rest)
         return min(deadlines) if deadlines else None
 
-    def _home_pending(self) -> bool:
-        return (
-            self.settings.return_home_after is not None
-            and not self._at_home
-            and self._tour is None
-            and self.lock is None
-            and not self.moving
-        )
+    def _rest_after(self) -> float | None:
+        """Seconds of quiet after which the camera patrols or goes home; None if it stays."""
+        if self._tour is not None or self.lock is not None or self.moving:
+            return None
+        if self.settings.patrol is not None:
+            return self.settings.return_home_after or self.settings.lock_timeout
+        if self._at_home:
+            return None
+        return self.settings.return_home_after
 
     async def _run_timers(self) -> None:
         while True:
@@ -653,8 +663,11 @@ class PtzController:
             else:
                 delay = deadline - self._clock()
                 if delay > 0:
+                    # asyncio.timeout, not wait_for: on Python 3.11, wait_for drops a
+                    # cancellation that comes as the event is set, and the task lives on.
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), delay)
+                        async with asyncio.timeout(delay):
+                            await self._wake.wait()
             await self._check_timers()
 
     async def _check_timers(self) -> None:
@@ -671,9 +684,13 @@ class PtzController:
                 self.settings.lock_timeout,
             )
             self._set_lock(None, "idle", system)
-        after = self.settings.return_home_after
-        if self._home_pending() and after is not None and now - self._last_activity >= after:
-            await self._return_home(system)
+        rest = self._rest_after()
+        if rest is not None and now - self._last_activity >= rest:
+            if self.settings.patrol is not None:
+                _LOGGER.info("Camera %s: nobody steers it; patrolling again", self.camera_id)
+                self._start_patrol()
+            else:
+                await self._return_home(system)
 
     async def _dead_man_stop(self, silence: float) -> None:
         """Stop a move nobody keeps alive; retried every ``PTZ_STOP_RETRY_S`` until it holds."""
@@ -714,6 +731,25 @@ class PtzController:
         )
 
     # --- tours ----------------------------------------------------------------------------
+
+    def _start_patrol(self, *, at_start: bool = False) -> None:
+        """Start the configured patrol on a camera nobody steers (no arbitration needed).
+
+        With the hub, the camera's driver is usually still connecting: the patrol waits for it
+        quietly first, rather than report the camera offline.
+        """
+        assert self.settings.patrol is not None
+        tour = self.settings.tour(self.settings.patrol)
+        self._tour = _TourRun(tour)
+
+        async def run() -> None:
+            # The driver appears on the camera's runtime, which announces nothing of its own.
+            while at_start and self._driver_of() is None:  # noqa: ASYNC110
+                await asyncio.sleep(PATROL_START_POLL_S)
+            await self._run_tour(tour)
+
+        self._supervisor.start(f"{self._task_prefix}tour", run)
+        self._tour_changed(Context())
 
     async def _cancel_tour(self) -> None:
         await self._supervisor.async_cancel(f"{self._task_prefix}tour", timeout=5.0)
@@ -803,7 +839,10 @@ class PtzController:
             if remaining <= 0:
                 return False
             try:
-                await asyncio.wait_for(self._lock_event.wait(), remaining)
+                # Not wait_for, which on Python 3.11 drops a cancellation that comes with the
+                # event (ptz.tour_stop takes the lock, then cancels the tour at once).
+                async with asyncio.timeout(remaining):
+                    await self._lock_event.wait()
             except TimeoutError:
                 return False
 

@@ -493,6 +493,7 @@ CAMERA_PTZ_SCHEMA = vol.Schema(
         **{vol.Optional(key): validator for key, validator in _PTZ_VALIDATORS.items()},
         vol.Optional("home_preset"): name,
         vol.Optional("tours", default=list): Each(TOUR_SCHEMA),
+        vol.Optional("patrol"): name,
     }
 )
 """A camera's ``ptz:`` mapping: timeouts overriding the ``ptz:`` section, home, tours."""

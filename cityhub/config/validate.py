@@ -420,8 +420,17 @@ class Checker:
                     about_key=True,
                 )
             tours = ptz.get("tours") if isinstance(ptz, dict) else None
+            patrol = schema.as_text(ptz.get("patrol")) if isinstance(ptz, dict) else None
             if not isinstance(tours, list):
-                continue
+                tours = []
+            names = [schema.as_text(tour.get("name")) for tour in tours if isinstance(tour, dict)]
+            if patrol is not None and patrol not in names:
+                known = ", ".join(n for n in names if n) or "none configured"
+                self.report(
+                    ("cameras", index, "ptz", "patrol"),
+                    f"no tour '{patrol}' on this camera (tours: {known}); patrol names one of "
+                    f"the camera's ptz: tours:",
+                )
             first: dict[str, KeyPath] = {}
             for position, tour in enumerate(tours):
                 found = schema.as_text(tour.get("name")) if isinstance(tour, dict) else None
@@ -585,6 +594,7 @@ def _camera_ptz(item: dict[str, Any] | None, defaults: PtzSettings) -> CameraPtz
             )
             for tour in own.get("tours", [])
         ),
+        patrol=own.get("patrol"),
     )
 
 

@@ -199,7 +199,8 @@ class LiveChannel:
         if self._writer is not None or self._error is not None:
             return
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._ready.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._ready.wait()
 
     def join(self) -> Viewer:
         """Start watching: the viewer's queue holds the init segment and the cached GOP."""

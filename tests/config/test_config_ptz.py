@@ -127,3 +127,13 @@ def test_ptz_settings_need_a_camera_that_moves(write: Write, issues: Issues) -> 
         "cityhub.yaml:8: cameras[0].ptz: a camera of kind 'fixed' cannot pan, tilt or zoom "
         "(set kind: ptz, or remove ptz:)"
     ]
+
+
+def test_a_patrol_names_one_of_the_camera_s_tours(write: Write, load: Load, issues: Issues) -> None:
+    write("cityhub.yaml", CAMERAS.replace("      home_preset: parvis\n", "      patrol: night\n"))
+    assert load().cameras[1].ptz.patrol == "night"
+    write("cityhub.yaml", CAMERAS.replace("      home_preset: parvis\n", "      patrol: nuit\n"))
+    assert issues() == [
+        "cityhub.yaml:12: cameras[1].ptz.patrol: no tour 'nuit' on this camera (tours: patrol, "
+        "night); patrol names one of the camera's ptz: tours:"
+    ]

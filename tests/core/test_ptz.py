@@ -245,6 +245,56 @@ async def test_tour_cycles_pauses_for_an_operator_and_resumes_where_it_was(
         )
 
 
+async def test_a_patrol_runs_from_the_start_and_again_once_nobody_steers(
+    cityhub_config: MakeConfig, cityhub_hub: HubFactory
+) -> None:
+    tour = {
+        "name": "ronde",
+        "steps": [{"preset": "parvis", "dwell": 1}, {"preset": "rue", "dwell": 1}],
+    }
+    config = hub_config(dome(tours=[tour], patrol="ronde", lock_timeout=1, home_preset="gare"))
+    hub, events = await start_hub(cityhub_hub, cityhub_config(config), "dome")
+    dome_driver = driver()
+
+    def gotos() -> list[str]:
+        return [c[1] for c in dome_driver.commands("goto")]
+
+    # Nobody asked: the patrol runs as soon as the camera is there.
+    await wait_until(lambda: len(gotos()) >= 2, timeout=15, what="the patrol running")
+    assert gotos()[:2] == ["1", "2"]
+    status = await hub.services.async_call("ptz", "status", {"camera_id": "dome"})
+    assert (status["tour"], status["holder"]) == ("ronde", "tour:ronde")
+
+    # An operator stops it and steers: the patrol stays stopped while they are at it...
+    loop = asyncio.get_running_loop()
+    asked = loop.time()
+    await hub.services.async_call("ptz", "tour_stop", {"camera_id": "dome"}, ALICE)
+    stopped = loop.time()
+    # The tour ends at once (it used to linger for the 5 s cancel timeout when the stop came
+    # as it woke up, while the operator's click hung).
+    assert stopped - asked < 2.5
+    for _ in range(4):
+        await hub.services.async_call("ptz", "move", {"camera_id": "dome", "pan": 0.3}, ALICE)
+        await asyncio.sleep(0.3)
+    await hub.services.async_call("ptz", "stop", {"camera_id": "dome"}, ALICE)
+    count = len(gotos())
+    assert (await hub.services.async_call("ptz", "status", {"camera_id": "dome"}))["tour"] is None
+    # ...and is back once the camera has been left alone for the lock timeout (1 s here),
+    # in place of going home (no goto to the home preset, token 3).
+    await wait_until(lambda: len(gotos()) > count, timeout=15, what="the patrol resuming")
+    assert loop.time() - stopped >= 1.0
+    assert "3" not in gotos()
+    status = await hub.services.async_call("ptz", "status", {"camera_id": "dome"})
+    assert (status["tour"], status["holder"]) == ("ronde", "tour:ronde")
+    assert not [e for e in events if e.event_type == "ptz.returned_home"]
+    changes = [e for e in events if e.event_type == "ptz.tour_changed"]
+    assert [(e.data["state"], e.context.user) for e in changes] == [
+        ("paused", None),  # alice took the camera to stop the patrol
+        ("stopped", "alice"),
+        ("running", None),  # started again by the hub itself
+    ]
+
+
 async def test_return_home_after_inactivity(
     cityhub_config: MakeConfig, cityhub_hub: HubFactory
 ) -> None:
