@@ -1,5 +1,10 @@
 """The health of the installation as the supervisor's screen shows it, computed on request.
 
+Every open Health screen asks every few seconds, so what costs a walk through the index (the
+day's gaps of each camera, the sums over every segment) is kept for a short while
+(:data:`GAPS_TTL_S`, :data:`STORAGE_TTL_S`) and computed once for all the screens asking at
+the same time; the live figures (states, stream counters, free space) are always fresh.
+
 Per camera: connection state and since when, stream counters (fps, bitrate, last frame),
 recording, today's gaps in the recording (local day of the hub), clock drift. For storage:
 use, the storage level of the retention manager, what was recorded over the last 24 hours and
@@ -11,10 +16,11 @@ and early purges will come). Alarm badges: unacknowledged logbook events.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
-from collections.abc import Collection
+from collections.abc import Awaitable, Callable, Collection
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
 from zoneinfo import ZoneInfo
 
 from cityhub import __version__
@@ -23,14 +29,86 @@ from cityhub.media.index import to_ms
 if TYPE_CHECKING:
     from cityhub.hub import Hub
 
-__all__ = ["FORECAST_WINDOW", "health_report"]
+__all__ = ["FORECAST_WINDOW", "GAPS_TTL_S", "STORAGE_TTL_S", "HealthReporter", "health_report"]
 
 FORECAST_WINDOW: Final = timedelta(hours=24)
 """The recording rate of the forecast is that of the last 24 hours (a whole day and night)."""
 
+GAPS_TTL_S: Final = 30.0
+"""How long a camera's gaps of the day are reused before the index is read again."""
+
+STORAGE_TTL_S: Final = 60.0
+"""How long the sums over the segments (footage kept, recorded in 24 h) are reused."""
+
+_T = TypeVar("_T")
+
+
+class _Cached(Generic[_T]):
+    """One value computed at most once per ``ttl`` seconds, whoever asks meanwhile."""
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._value: _T | None = None
+        self._at = -math.inf
+        self._lock = asyncio.Lock()
+
+    async def get(self, compute: Callable[[], Awaitable[_T]]) -> _T:
+        """The value, computed by ``compute()`` when older than the ttl (once for all waiters)."""
+        async with self._lock:
+            if self._value is None or time.monotonic() - self._at >= self.ttl:
+                self._value = await compute()
+                self._at = time.monotonic()
+            return self._value
+
+
+class HealthReporter:
+    """The health report of one hub, with the index walks shared between screens."""
+
+    def __init__(self, hub: Hub) -> None:
+        self._hub = hub
+        self._gaps: dict[str, tuple[int, _Cached[list[dict[str, str]]]]] = {}
+        self._sums: _Cached[tuple[int, int]] = _Cached(STORAGE_TTL_S)
+
+    async def report(self, zones: Collection[str] | None = None) -> dict[str, Any]:
+        """The health of the hub's cameras in ``zones`` (None: every zone) and of its storage."""
+        return await _report(self._hub, zones, self)
+
+    async def gaps_today(
+        self, camera_id: str, start: datetime, now: datetime
+    ) -> list[dict[str, str]]:
+        """A camera's gaps in its main stream since ``start`` (local midnight), kept briefly."""
+        day = to_ms(start)
+        known = self._gaps.get(camera_id)
+        if known is None or known[0] != day:  # a new day: a new list
+            known = self._gaps[camera_id] = (day, _Cached(GAPS_TTL_S))
+        cached = known[1]
+        return await cached.get(lambda: _gaps(self._hub, camera_id, start, now))
+
+    async def segment_sums(self, now: datetime) -> tuple[int, int]:
+        """Bytes recorded over the last 24 h and bytes of footage kept, kept briefly."""
+        return await self._sums.get(lambda: _segment_sums(self._hub, now))
+
 
 async def health_report(hub: Hub, zones: Collection[str] | None = None) -> dict[str, Any]:
-    """The health of the hub's cameras in ``zones`` (None: every zone) and of its storage."""
+    """The health of the hub's cameras in ``zones`` (None: every zone), nothing reused."""
+    return await HealthReporter(hub).report(zones)
+
+
+async def _gaps(hub: Hub, camera_id: str, start: datetime, now: datetime) -> list[dict[str, str]]:
+    assert hub.recording is not None
+    found = await hub.recording.index.coverage(camera_id, "main", to_ms(start), to_ms(now))
+    return [
+        {
+            "start": datetime.fromtimestamp(g.start_ms / 1000, UTC).isoformat(timespec="seconds"),
+            "end": datetime.fromtimestamp(g.end_ms / 1000, UTC).isoformat(timespec="seconds"),
+        }
+        for g in found.gaps
+    ]
+
+
+async def _report(
+    hub: Hub, zones: Collection[str] | None, reporter: HealthReporter
+) -> dict[str, Any]:
     now = datetime.now(UTC)
     local = ZoneInfo(hub.config.hub.time_zone)
     midnight = now.astimezone(local).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -56,20 +134,7 @@ async def health_report(hub: Hub, zones: Collection[str] | None = None) -> dict[
                 }
         gaps: list[dict[str, str]] = []
         if hub.recording is not None and camera.enabled and camera.recording.enabled:
-            found = await hub.recording.index.coverage(
-                camera.id, "main", to_ms(midnight), to_ms(now)
-            )
-            gaps = [
-                {
-                    "start": datetime.fromtimestamp(g.start_ms / 1000, UTC).isoformat(
-                        timespec="seconds"
-                    ),
-                    "end": datetime.fromtimestamp(g.end_ms / 1000, UTC).isoformat(
-                        timespec="seconds"
-                    ),
-                }
-                for g in found.gaps
-            ]
+            gaps = await reporter.gaps_today(camera.id, midnight, now)
         attributes = dict(status.attributes) if status else {}
         cameras.append(
             {
@@ -93,15 +158,13 @@ async def health_report(hub: Hub, zones: Collection[str] | None = None) -> dict[
         "uptime_s": round(uptime, 1),
         "time_zone": hub.config.hub.time_zone,
         "cameras": cameras,
-        "storage": await _storage(hub, now),
+        "storage": await _storage(hub, now, reporter),
         "alarms": await _alarms(hub, zones),
     }
 
 
-async def _storage(hub: Hub, now: datetime) -> dict[str, Any] | None:
-    if hub.storage is None or hub.db is None:
-        return None
-    usage = await asyncio.to_thread(hub.storage.usage)
+async def _segment_sums(hub: Hub, now: datetime) -> tuple[int, int]:
+    assert hub.db is not None
     since = to_ms(now - FORECAST_WINDOW)
     row = await hub.db.fetchone(
         "SELECT coalesce(sum(bytes), 0) AS recent FROM segments WHERE start_ms >= ?", (since,)
@@ -109,6 +172,14 @@ async def _storage(hub: Hub, now: datetime) -> dict[str, Any] | None:
     stored = await hub.db.fetchone("SELECT coalesce(sum(bytes), 0) AS total FROM segments")
     daily = int(row["recent"]) if row is not None else 0
     footage = int(stored["total"]) if stored is not None else 0
+    return daily, footage
+
+
+async def _storage(hub: Hub, now: datetime, reporter: HealthReporter) -> dict[str, Any] | None:
+    if hub.storage is None or hub.db is None:
+        return None
+    usage = await asyncio.to_thread(hub.storage.usage)
+    daily, footage = await reporter.segment_sums(now)
     longest = max((c.retention_days for c in hub.config.cameras if c.enabled), default=0)
     forecast = round((footage + usage.free) / daily, 1) if daily else None
     level = hub.retention.level.value if hub.retention is not None else None

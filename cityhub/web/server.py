@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Final
 
 from aiohttp import web
 
-from cityhub.health import health_report
+from cityhub.health import HealthReporter
 from cityhub.web.admin import admin_routes
 from cityhub.web.auth import (
     BUS_KEY,
@@ -49,6 +49,10 @@ STATIC_DIR: Final = Path(__file__).parent / "static"
 """The panel: ``index.html`` served at ``/``, its scripts and styles under ``/static/``."""
 
 
+HEALTH_KEY: web.AppKey[HealthReporter] = web.AppKey("health", HealthReporter)
+"""The app's health reporter: the index walks of the health report, shared between screens."""
+
+
 async def handle_index(_request: web.Request) -> web.FileResponse:
     """GET /: the operator panel's page (it logs in through the API)."""
     return web.FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
@@ -66,7 +70,7 @@ async def handle_health_report(request: web.Request) -> web.Response:
     """GET /api/health/report: cameras in scope with today's gaps and drift; storage forecast."""
     user = current_user(request)
     zones = None if "*" in user.zones else user.zones
-    return web.json_response(await health_report(request.app[HUB_KEY], zones))
+    return web.json_response(await request.app[HEALTH_KEY].report(zones))
 
 
 async def handle_openapi(request: web.Request) -> web.Response:
@@ -128,6 +132,7 @@ def create_app(hub: Hub) -> web.Application:
     routes.extend(layout_routes())
     routes.extend(discovery_routes())
     app[HUB_KEY] = hub
+    app[HEALTH_KEY] = HealthReporter(hub)
     app[ROUTES_KEY] = routes
     app[USERS_KEY] = hub.users
     app[SESSIONS_KEY] = hub.sessions
