@@ -81,15 +81,26 @@ def test_packets_and_timestamps(cap: Capture) -> None:
         assert packet.keyframe == (b"\x00\x00\x00\x01\x68" in packet.data)
 
 
+def drift(instants: list[float]) -> float:
+    """How far the last third of frames lags the first third, against 1/FPS per frame.
+
+    Medians of thirds: a busy machine delays single frames (scheduling jitter, which the
+    reader cannot help), but a reader that drifts moves every late frame.
+    """
+    offsets = [t - instants[0] - i / FPS for i, t in enumerate(instants)]
+    third = len(offsets) // 3
+    return statistics.median(offsets[-third:]) - statistics.median(offsets[:third])
+
+
 def test_paced_in_real_time_without_drift(cap: Capture) -> None:
+    assert len(cap.arrivals) >= 2 * FPS
+    assert abs(drift(cap.arrivals)) < 0.01
     start = cap.arrivals[0]
-    offsets = [t - start - i / FPS for i, t in enumerate(cap.arrivals)]
-    assert max(abs(offset) for offset in offsets) < 0.03
-    gaps = [b - a for a, b in zip(cap.arrivals, cap.arrivals[1:], strict=False)]
-    assert statistics.mean(gaps) == pytest.approx(1 / FPS, abs=0.002)
+    # Jitter only: no frame stalls or bursts by more than a few frames.
+    assert max(abs(t - start - i / FPS) for i, t in enumerate(cap.arrivals)) < 0.25
     walls = [p.wallclock for p in cap.packets]
     assert walls == sorted(walls)
-    assert walls[-1] - walls[0] == pytest.approx((len(walls) - 1) / FPS, abs=0.03)
+    assert abs(drift(walls)) < 0.01
 
 
 def test_live_clock_reads_back_within_a_frame(live: Capture) -> None:
@@ -98,8 +109,8 @@ def test_live_clock_reads_back_within_a_frame(live: Capture) -> None:
         emitted_ms = round(packet.wallclock * 1000)
         for picture in (image, image.resize((320, 180), Image.Resampling.BILINEAR)):
             captured = decode_clock(picture, reference_ms=emitted_ms)
-            assert captured is not None
-            assert 0 <= emitted_ms - captured <= 1000 / FPS
+            # The packet's wall clock is the capture instant burnt into its picture.
+            assert captured == emitted_ms
         checked += 1
     assert checked == len(live.packets)
 

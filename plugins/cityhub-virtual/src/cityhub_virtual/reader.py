@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import logging
 import threading
 import time
@@ -75,18 +76,19 @@ class PacedReader:
             with self._lock:
                 if self._closed.is_set():
                     raise StreamEndedError("stream closed")
-                frame = self._produce(self._index)
+                produced = self._produce(self._index)
             index = self._index
             self._index += 1
-            if frame is None:
+            if produced is None:
                 continue
+            frame, captured = produced
             pts = index * _TICKS_PER_SECOND // fps
             return MediaPacket(
                 data=frame.data,
                 dts=pts,
                 pts=pts,
                 keyframe=frame.keyframe,
-                wallclock=time.time(),
+                wallclock=captured if captured is not None else time.time(),
                 duration=(index + 1) * _TICKS_PER_SECOND // fps - pts,
             )
 
@@ -106,8 +108,9 @@ class PacedReader:
                 return
             self._closed.wait(remaining)
 
-    def _produce(self, index: int) -> EncodedFrame | None:
-        """Frame ``index`` (called under the lock, while open)."""
+    def _produce(self, index: int) -> tuple[EncodedFrame, float | None] | None:
+        """Frame ``index`` and when it was captured, if known (called under the lock, while
+        open); ``None`` while the encoder holds it back."""
         raise NotImplementedError
 
     def _release(self) -> None:
@@ -127,29 +130,41 @@ class LiveReader(PacedReader):
         self._renderer = renderer
         self._encoder: H264Encoder | None = H264Encoder(profile)
         self._pending: list[EncodedFrame] = []
+        self._captured: collections.deque[float] = collections.deque()
         first = self._capture(0)
-        if first is None or not first.keyframe:
+        if first is None or not first[0].keyframe:
             raise StreamError("the encoder did not start with a keyframe")
-        self._pending.append(first)
-        super().__init__(profile, parameter_sets(first.data), logger, drop_at)
+        self._first: tuple[EncodedFrame, float | None] | None = first
+        super().__init__(profile, parameter_sets(first[0].data), logger, drop_at)
 
-    def _capture(self, index: int) -> EncodedFrame | None:
-        """Render and encode frame ``index`` at the current wall-clock time."""
+    def _capture(self, index: int) -> tuple[EncodedFrame, float] | None:
+        """Render and encode frame ``index`` at the current wall-clock time.
+
+        A packet's wall clock is the instant burnt into its picture (its capture), as a
+        camera stamps it, not when encoding ended: frames leave the encoder in the order they
+        went in (no B-frames), so the instants queue beside them.
+        """
         if self._encoder is None:
             raise StreamEndedError("stream closed")
         ms = time.time_ns() // 1_000_000
         image = self._renderer.render(ms, wallclock_caption(ms), ms % CAR_PERIOD_MS / CAR_PERIOD_MS)
+        self._captured.append(ms / 1000)
         self._pending.extend(self._encoder.encode(image, index))
-        return self._pending.pop(0) if self._pending else None
+        if not self._pending:
+            return None
+        return self._pending.pop(0), self._captured.popleft()
 
-    def _produce(self, index: int) -> EncodedFrame | None:
-        if index == 0 and self._pending:
-            return self._pending.pop(0)
+    def _produce(self, index: int) -> tuple[EncodedFrame, float | None] | None:
+        if index == 0 and self._first is not None:
+            first, self._first = self._first, None
+            return first
         return self._capture(index)
 
     def _release(self) -> None:
         self._encoder = None
+        self._first = None
         self._pending.clear()
+        self._captured.clear()
 
 
 class LoopReader(PacedReader):
@@ -164,5 +179,5 @@ class LoopReader(PacedReader):
         super().__init__(clip.profile, clip.extradata, logger, drop_at)
         self._frames = clip.frames
 
-    def _produce(self, index: int) -> EncodedFrame | None:
-        return self._frames[index % len(self._frames)]
+    def _produce(self, index: int) -> tuple[EncodedFrame, float | None] | None:
+        return self._frames[index % len(self._frames)], None
