@@ -17,6 +17,7 @@ from cityhub.api import CameraDriver, Notification, StorageBackend
 from cityhub.auth.audit import AuditLog, AuditWriter
 from cityhub.auth.sessions import Sessions
 from cityhub.auth.users import FIRST_ADMIN, Users
+from cityhub.bookmarks import Bookmarks
 from cityhub.bus import Event, EventBus
 from cityhub.cameras import CameraRuntime
 from cityhub.config import load_config
@@ -107,6 +108,7 @@ class Hub:
         self.cameras: dict[str, CameraRuntime] = {}
         self.users: Users | None = None
         self.logbook: Logbook | None = None
+        self.bookmarks: Bookmarks | None = None
         self.sessions: Sessions | None = None
         self.first_admin_password: str | None = None
         self.discovery = Discovery.from_plugins(plugins, config.cameras)
@@ -221,7 +223,9 @@ class Hub:
 
     async def _start_event_log(self) -> None:
         assert self.db is not None
-        self.logbook = Logbook(self.db, self.bus, {c.id: c.zone for c in self.config.cameras})
+        zones = {c.id: c.zone for c in self.config.cameras}
+        self.logbook = Logbook(self.db, self.bus, zones)
+        self.bookmarks = Bookmarks(self.db, self.bus, zones)
         queue: asyncio.Queue[Event] = asyncio.Queue()
         self._event_queue = queue
         unsubscribe = self.bus.subscribe(MATCH_ALL, queue.put_nowait)

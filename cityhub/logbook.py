@@ -34,6 +34,7 @@ __all__ = [
     "LogbookEntry",
     "LogbookError",
     "Note",
+    "ZoneStatistics",
     "is_logbook_event",
     "needs_acknowledgement",
 ]
@@ -117,6 +118,39 @@ class Note:
     def as_dict(self) -> dict[str, Any]:
         """A JSON-friendly rendering."""
         return {**attrs.asdict(self), "time": format_utc(self.time)}
+
+
+@attrs.define
+class ZoneStatistics:
+    """What the logbook holds for one zone (None: the whole installation) over a range."""
+
+    zone: str | None
+    events: dict[str, int] = attrs.Factory(dict)
+    acknowledged: int = 0
+    false_alarms: int = 0
+    waiting: int = 0
+    ack_seconds: float = 0.0
+    notes: int = 0
+    bookmarks: int = 0
+
+    @property
+    def mean_ack_seconds(self) -> float | None:
+        """Mean time from an event to its acknowledgement (None: nothing acknowledged)."""
+        return round(self.ack_seconds / self.acknowledged, 1) if self.acknowledged else None
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-friendly rendering."""
+        return {
+            "zone": self.zone,
+            "events": dict(sorted(self.events.items())),
+            "total_events": sum(self.events.values()),
+            "acknowledged": self.acknowledged,
+            "false_alarms": self.false_alarms,
+            "waiting": self.waiting,
+            "mean_ack_seconds": self.mean_ack_seconds,
+            "notes": self.notes,
+            "bookmarks": self.bookmarks,
+        }
 
 
 def _entry(row: sqlite3.Row) -> LogbookEntry:
@@ -368,6 +402,100 @@ class Logbook:
             context,
         )  # fmt: skip
         return note
+
+    # --- statistics ----------------------------------------------------------------------------
+
+    async def statistics(
+        self, start: datetime, end: datetime, zones: Collection[str] | None = None
+    ) -> list[ZoneStatistics]:
+        """What happened per zone over ``start``..``end`` (for the local security council).
+
+        Events without a camera (storage alarms) count under the zone ``None``: the whole
+        installation. Only zones in ``zones`` (None: all) are given; every such zone that has a
+        camera is listed, even with nothing to count.
+        """
+        span = {"start": format_utc(start), "end": format_utc(end)}
+        zone_of = self.camera_zones
+        wanted = sorted({z for z in zone_of.values() if zones is None or z in zones})
+        found: dict[str | None, ZoneStatistics] = {z: ZoneStatistics(zone=z) for z in wanted}
+
+        def bucket(camera_id: str | None) -> ZoneStatistics | None:
+            zone = None if camera_id is None else zone_of.get(camera_id)
+            if camera_id is not None and zone is None:
+                return None  # a camera no longer configured
+            if zone is not None and zones is not None and zone not in zones:
+                return None
+            if zone not in found:
+                found[zone] = ZoneStatistics(zone=zone)
+            return found[zone]
+
+        rows = await self._db.fetchall(
+            "SELECT e.camera_id, e.event_type, count(*) AS n, count(a.event_id) AS acked,"
+            " coalesce(sum(a.false_alarm), 0) AS false_alarms,"
+            " sum((julianday(a.acked_at) - julianday(e.time_utc)) * 86400) AS ack_seconds"
+            " FROM event_log e LEFT JOIN event_acks a ON a.event_id = e.id"
+            " WHERE e.time_utc >= :start AND e.time_utc < :end"
+            " AND (e.event_type LIKE 'camera.%' OR e.event_type LIKE 'storage.%'"
+            " OR e.event_type LIKE 'alarm.%')"
+            " AND e.event_type NOT IN (SELECT value FROM json_each(:skip))"
+            " GROUP BY e.camera_id, e.event_type",
+            {**span, "skip": json.dumps(sorted(_NOT_LOGGED))},
+        )
+        for row in rows:
+            stats = bucket(row["camera_id"])
+            if stats is None:
+                continue
+            kind = row["event_type"]
+            stats.events[kind] = stats.events.get(kind, 0) + int(row["n"])
+            if needs_acknowledgement(kind):
+                stats.acknowledged += int(row["acked"])
+                stats.waiting += int(row["n"]) - int(row["acked"])
+                stats.false_alarms += int(row["false_alarms"])
+                stats.ack_seconds += float(row["ack_seconds"] or 0.0)
+        for row in await self._db.fetchall(
+            "SELECT camera_id, zone, count(*) AS n FROM logbook_notes"
+            " WHERE time_utc >= :start AND time_utc < :end GROUP BY camera_id, zone",
+            span,
+        ):
+            if row["camera_id"] is not None:
+                stats = bucket(row["camera_id"])
+            elif row["zone"] is None or zones is None or row["zone"] in zones:
+                stats = found.setdefault(row["zone"], ZoneStatistics(zone=row["zone"]))
+            else:
+                continue
+            if stats is not None:
+                stats.notes += int(row["n"])
+        for row in await self._db.fetchall(
+            "SELECT zone, count(*) AS n FROM bookmarks WHERE created_at >= :start"
+            " AND created_at < :end AND removed_at IS NULL GROUP BY zone",
+            span,
+        ):
+            zone = row["zone"]
+            if zones is None or zone in zones:
+                found.setdefault(zone, ZoneStatistics(zone=zone)).bookmarks += int(row["n"])
+        return sorted(found.values(), key=lambda s: (s.zone is None, s.zone or ""))
+
+    @staticmethod
+    def statistics_csv(statistics: list[ZoneStatistics], zone_names: dict[str, str]) -> str:
+        """The statistics as CSV: one row per zone and event type, then the zone's totals."""
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(["zone", "zone_name", "what", "count"])
+        for stats in statistics:
+            zone = stats.zone or ""
+            name = zone_names.get(zone, zone or "whole installation")
+            for kind, count in sorted(stats.events.items()):
+                writer.writerow([zone, name, kind, count])
+            for label, value in (
+                ("acknowledged", stats.acknowledged),
+                ("false alarms", stats.false_alarms),
+                ("waiting", stats.waiting),
+                ("mean seconds to acknowledge", stats.mean_ack_seconds),
+                ("notes", stats.notes),
+                ("bookmarks", stats.bookmarks),
+            ):
+                writer.writerow([zone, name, label, "" if value is None else value])
+        return out.getvalue()
 
     # --- export --------------------------------------------------------------------------------
 

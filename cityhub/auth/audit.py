@@ -92,6 +92,8 @@ RECORDED_EVENTS: Final = (
     "recording.purged",
     "logbook.acknowledged",
     "logbook.note_added",
+    "bookmark.added",
+    "bookmark.removed",
     "export.downloaded",
     "audit.read",
     "audit.exported",

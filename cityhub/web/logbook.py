@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
 from aiohttp import WSMsgType, web
 
 from cityhub.auth.roles import Permission
+from cityhub.db import format_utc
 from cityhub.logbook import Logbook, LogbookEntry, LogbookError
 from cityhub.web.auth import context_of, current_user
 from cityhub.web.errors import ApiError, read_json
@@ -30,6 +32,8 @@ __all__ = ["logbook_routes"]
 
 LIVE_QUEUE: Final = 200
 """Entries a slow live list may fall behind before it is told to reload."""
+DEFAULT_STATISTICS_SPAN: Final = timedelta(days=30)
+MAX_STATISTICS_SPAN: Final = timedelta(days=366)
 
 
 def _logbook(request: web.Request) -> Logbook:
@@ -159,6 +163,43 @@ async def handle_export(request: web.Request) -> web.Response:
     )
 
 
+def _statistics_range(request: web.Request) -> tuple[datetime, datetime]:
+    end = query_time(request, "to") or datetime.now(UTC)
+    start = query_time(request, "from") or end - DEFAULT_STATISTICS_SPAN
+    if end <= start:
+        raise ApiError(400, "bad_request", "'to' must come after 'from'")
+    if end - start > MAX_STATISTICS_SPAN:
+        raise ApiError(400, "bad_request", "ask for at most 366 days of statistics at once")
+    return start, end
+
+
+async def _statistics(request: web.Request) -> tuple[datetime, datetime, list[Any]]:
+    logbook = _logbook(request)
+    start, end = _statistics_range(request)
+    zones = _filters(request)["zones"]
+    return start, end, await logbook.statistics(start, end, zones)
+
+
+async def handle_statistics(request: web.Request) -> web.Response:
+    """Per zone: events by type, acknowledgements, false alarms, notes, bookmarks."""
+    start, end, found = await _statistics(request)
+    return web.json_response(
+        {"from": format_utc(start), "to": format_utc(end), "zones": [s.as_dict() for s in found]}
+    )
+
+
+async def handle_statistics_csv(request: web.Request) -> web.Response:
+    """The same statistics as CSV, for the local security council's report."""
+    start, end, found = await _statistics(request)
+    names = {zone.id: zone.name for zone in hub_of(request).config.zones}
+    name = f"statistics-{start:%Y%m%d}-{end:%Y%m%d}.csv"
+    return web.Response(
+        text=Logbook.statistics_csv(found, names),
+        content_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
 async def handle_live(request: web.Request) -> web.StreamResponse:
     """New logbook events in scope, pushed as JSON as they are written."""
     logbook = _logbook(request)
@@ -233,6 +274,12 @@ def logbook_routes() -> list[Route]:
                                            "corrects": {"type": "integer"}}}),
         Route("GET", "/api/logbook/export.csv", handle_export,
               "Events and notes of a range as CSV", permission=logbook, tag="logbook"),
+        Route("GET", "/api/logbook/statistics", handle_statistics,
+              "Per zone over a range (default the last 30 days): events by type, "
+              "acknowledgements, false alarms, mean time to acknowledge, notes, bookmarks "
+              "(?from=&to=&zone=)", permission=logbook, tag="logbook"),
+        Route("GET", "/api/logbook/statistics.csv", handle_statistics_csv,
+              "The statistics per zone as CSV", permission=logbook, tag="logbook"),
         Route("GET", "/api/logbook/live", handle_live,
               "New logbook events in scope, pushed over a WebSocket", permission=logbook,
               tag="logbook", websocket=True),

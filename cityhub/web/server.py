@@ -27,6 +27,7 @@ from cityhub.web.auth import (
     auth_routes,
     current_user,
 )
+from cityhub.web.bookmarks import bookmark_routes
 from cityhub.web.cameras import camera_routes
 from cityhub.web.discovery import discovery_routes
 from cityhub.web.errors import error_middleware
@@ -128,6 +129,7 @@ def create_app(hub: Hub) -> web.Application:
     routes.extend(recording_routes())
     routes.extend(ptz_routes())
     routes.extend(logbook_routes())
+    routes.extend(bookmark_routes())
     routes.extend(admin_routes())
     routes.extend(layout_routes())
     routes.extend(discovery_routes())
