@@ -2,10 +2,13 @@
 // coloured by kind, live (the list loads from /api/logbook/events, then the hub pushes each new
 // event over the /api/logbook/live WebSocket); filters by zone, camera, type and "waiting for
 // acknowledgement"; acknowledgement with a comment and a "false alarm" box; operators' notes
-// (add, list, correct by a later note); the CSV export of what the filters show. AlarmBadge
+// (add, list, correct by a later note); the CSV export of what the filters show; the bookmarks
+// and the statistics per zone (bookmarks.js, stats.js) in folding sections. AlarmBadge
 // puts the count of events waiting for acknowledgement on the mode's button.
 
 import { getJson, postJson } from "./api.js";
+import "./bookmarks.js";
+import "./stats.js";
 import { el } from "./util.js";
 
 const BADGE_EVERY_MS = 4000;
@@ -136,6 +139,8 @@ export class Logbook extends HTMLElement {
       this.addNote();
     });
     this.noteList = el("ul", { class: "note-list", "aria-label": "Notes" });
+    const bookmarks = el("ch-bookmarks");
+    bookmarks.user = this.user;
     this.replaceChildren(
       el("section", { class: "log-events" },
         el("div", { class: "logbook-bar" },
@@ -146,7 +151,10 @@ export class Logbook extends HTMLElement {
           el("label", { class: "inline check" }, this.pendingBox, el("span", { text: "Waiting only" })),
           this.csvLink),
         this.messageEl, this.list),
-      el("section", { class: "log-notes" }, el("h2", { text: "Notes" }), noteForm, this.noteList),
+      el("section", { class: "log-notes" }, el("h2", { text: "Notes" }), noteForm, this.noteList,
+        el("details", { class: "log-bookmarks" }, el("summary", { text: "Bookmarks" }), bookmarks),
+        el("details", { class: "log-stats" }, el("summary", { text: "Statistics per zone" }),
+          el("ch-logbook-stats"))),
     );
     this.start();
   }
