@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import re
 import time
 import zipfile
 from collections.abc import Callable
@@ -29,23 +30,34 @@ from cityhub.testing.hub import HubFactory, wait_for_state
 OPTIONS = {"width": 320, "height": 180, "fps": 25, "gop": 12, "bitrate": 200_000}
 
 
-@pytest.fixture
-async def recorded(
-    cityhub_config: Callable[..., Path], cityhub_hub: HubFactory
-) -> tuple[Hub, datetime, datetime]:
-    """A hub that has recorded two closed segments of 'mairie'; their start and end."""
-    config = {
+def config_of(recording: bool) -> dict[str, Any]:
+    """Two zones, 'mairie' in the centre (recording 2 s segments, or disabled) and 'quai-1'."""
+    return {
         "http": {"host": "127.0.0.1", "port": 0},
         "recording": {"segment_seconds": 2},
         "zones": [{"id": "centre", "name": "Centre-ville"}, {"id": "gare", "name": "Gare"}],
         "cameras": [
             {"id": "mairie", "name": "Mairie", "driver": "virtual", "zone": "centre",
-             "options": OPTIONS},
+             "enabled": recording, "options": OPTIONS},
             {"id": "quai-1", "name": "Quai 1", "driver": "virtual", "zone": "gare",
              "enabled": False},
         ],
     }  # fmt: skip
-    hub = await cityhub_hub(cityhub_config(config))
+
+
+async def with_accounts(hub: Hub) -> Hub:
+    """The hub with a supervisor (may export) and an operator (may not)."""
+    await add_account(hub, "chef.dupont", Role.SUPERVISOR)
+    await add_account(hub, "j.martin", Role.OPERATOR)
+    return hub
+
+
+@pytest.fixture
+async def recorded(
+    cityhub_config: Callable[..., Path], cityhub_hub: HubFactory
+) -> tuple[Hub, datetime, datetime]:
+    """A hub that has recorded two closed segments of 'mairie'; their start and end."""
+    hub = await cityhub_hub(cityhub_config(config_of(recording=True)))
     closed: list[dict[str, Any]] = []
     hub.bus.subscribe(EVENT_SEGMENT_CLOSED, lambda e: closed.append(dict(e.data)))
     await wait_for_state(hub, "mairie", CameraState.ONLINE, timeout=30)
@@ -53,11 +65,16 @@ async def recorded(
     while len(closed) < 2:
         assert time.monotonic() < deadline, "no two segments recorded in 30 s"
         await asyncio.sleep(0.1)
-    await add_account(hub, "chef.dupont", Role.SUPERVISOR)
-    await add_account(hub, "j.martin", Role.OPERATOR)
+    await with_accounts(hub)
     start = datetime.fromtimestamp(closed[0]["start_ms"] / 1000, UTC)
     end = datetime.fromtimestamp(closed[1]["end_ms"] / 1000, UTC)
     return hub, start, end
+
+
+@pytest.fixture
+async def idle(cityhub_config: Callable[..., Path], cityhub_hub: HubFactory) -> Hub:
+    """The same hub with nothing recorded (its cameras disabled): quicker to start."""
+    return await with_accounts(await cityhub_hub(cityhub_config(config_of(recording=False))))
 
 
 async def log_in(tab: Any, log: Any, hub: Hub, name: str) -> None:
@@ -114,8 +131,27 @@ async def test_a_supervisor_exports_downloads_and_verifies_the_package(
     await dialog.locator("input[name=legal_basis_detail]").fill(
         "OPJ Durand, commissariat de Millau"
     )
+    # The dialog's view of the job changes only when a status answer arrives: holding those
+    # answers back keeps it "running" however fast the hub is, to try Esc meanwhile.
+    gate = asyncio.Event()
+
+    async def held_back(route: Any) -> None:
+        await gate.wait()
+        await route.continue_()
+
+    await tab.route("**/api/exports/*", held_back)
     await dialog.locator("button[type=submit]").click()
+    await dialog.locator(".export-progress[data-state=running]").wait_for()
+    await tab.keyboard.press("Escape")
+    confirm = dialog.locator(".export-confirm")
+    await confirm.wait_for()
+    assert "keeps running on the hub" in await confirm.inner_text()
+    await confirm.locator("button.primary").click()  # keep watching
+    await confirm.wait_for(state="detached")
+    assert await dialog.get_attribute("open") == ""
+    gate.set()
     await dialog.locator(".export-progress[data-state=done]").wait_for(timeout=60_000)
+    await tab.unroute("**/api/exports/*", held_back)
     assert await dialog.locator(".export-percent").inner_text() == "100 %"
     assert await message.inner_text() == ""
     shown_sha = await dialog.locator(".export-sha256").inner_text()
@@ -155,7 +191,47 @@ async def test_a_supervisor_exports_downloads_and_verifies_the_package(
     # Esc closes a finished dialog at once.
     await tab.keyboard.press("Escape")
     await tab.wait_for_selector("ch-export-dialog", state="detached")
+
+    # The hold is in Admin > Holds, with the storage it keeps; it is released with a reason.
+    await tab.click("button.mode[data-mode=admin]")
+    await tab.click(".admin-tabs button[data-tab=holds]")
+    row = tab.locator(f"tr.hold[data-id='{hold.id}']")
+    await row.wait_for()
+    assert await row.locator(".hold-reference").inner_text() == "PV 2026/1142"
+    kept_text = await row.locator(".hold-bytes").inner_text()
+    kept = re.fullmatch(r"\S+ \S?B \((\d+) segments\)", kept_text)
+    assert kept, "the storage kept reads e.g. '195 kB (3 segments)'"
+    assert int(kept[1]) >= 2  # the two recorded, and the next one, which touches the range's end
+    assert int(await tab.get_attribute(".holds-total", "data-bytes") or 0) > 0
+    await row.locator("button.hold-release-open").click()
+    await row.locator("input[name=release_reason]").fill("scellés remis à l'OPJ")
+    await row.locator("form.hold-release button[type=submit]").click()
+    await tab.wait_for_selector(".admin-holds td:text('No active hold')")
+    assert (await hub.holds.get(hold.id)).release_reason == "scellés remis à l'OPJ"
+
+    # The audit log has the export with its camera, range and reason, then the release.
+    assert hub.audit is not None
+    await hub.audit.async_flush()
+    await tab.click(".admin-tabs button[data-tab=audit]")
+    await tab.fill(".audit-filters input[name=actor]", "chef.dupont")
+    await tab.click(".audit-filters button[type=submit]")
+    exported = tab.locator("tr.audit-entry[data-action='recording.export']")
+    await exported.wait_for()
+    assert await exported.locator(".audit-camera").inner_text() == "Mairie"
+    assert await exported.locator(".audit-reason").inner_text() == "rixe devant la mairie"
+    assert localised(start) in await exported.locator(".audit-range").inner_text()
+    # one login, two downloads (the link, the check in the browser), one release
+    for action, count in (("auth.login", 1), ("export.downloaded", 2), ("recording.release", 1)):
+        found = await tab.locator(f"tr.audit-entry[data-action='{action}']").count()
+        assert found == count, action
+    await tab.click("button.audit-verify-run")
+    await tab.wait_for_selector(".audit-verify[data-ok=true]")
     assert log.errors == []
+
+
+def localised(instant: datetime) -> str:
+    """How the panel writes an instant: Paris time, to the second."""
+    return instant.astimezone(ZoneInfo("Europe/Paris")).strftime("%d/%m/%Y %H:%M:%S")
 
 
 async def hub_jobs(tab: Any) -> int:
@@ -167,10 +243,11 @@ async def hub_jobs(tab: Any) -> int:
 
 
 async def test_the_range_is_checked_before_sending_and_server_errors_show(
-    recorded: tuple[Hub, datetime, datetime], page: tuple[Any, Any]
+    idle: Hub, page: tuple[Any, Any]
 ) -> None:
-    hub, start, end = recorded
-    tab, log = page
+    hub, tab, log = idle, *page
+    end = datetime.now(UTC)
+    start = end - timedelta(minutes=5)
     await log_in(tab, log, hub, "chef.dupont")
     dialog = tab.locator("ch-export-dialog dialog")
     await open_dialog(tab, ["mairie"], start, end)
@@ -215,13 +292,11 @@ async def test_the_range_is_checked_before_sending_and_server_errors_show(
     assert log.errors == []
 
 
-async def test_an_operator_is_refused_clearly(
-    recorded: tuple[Hub, datetime, datetime], page: tuple[Any, Any]
-) -> None:
-    hub, start, end = recorded
-    tab, log = page
+async def test_an_operator_is_refused_clearly(idle: Hub, page: tuple[Any, Any]) -> None:
+    hub, tab, log = idle, *page
     await log_in(tab, log, hub, "j.martin")
-    await open_dialog(tab, ["mairie"], start - timedelta(seconds=1), end)
+    end = datetime.now(UTC)
+    await open_dialog(tab, ["mairie"], end - timedelta(minutes=5), end)
     refused = tab.locator("ch-export-dialog .export-refused")
     await refused.wait_for()
     assert "may not export footage" in await refused.inner_text()

@@ -375,8 +375,8 @@ class Audit extends HTMLElement {
       el("td", { class: "audit-actor", text: entry.actor.replace(/^user:/, "") }),
       el("td", { class: "audit-action", text: entry.action }),
       el("td", { class: "audit-camera", text: cameras.map((c) => this.cameraNames.get(c) || c).join(", ") }),
-      el("td", { text: range }),
-      el("td", { text: entry.reason || "" }),
+      el("td", { class: "audit-range", text: range }),
+      el("td", { class: "audit-reason", text: entry.reason || "" }),
       el("td", { class: "audit-client", text: entry.client || "" }),
       el("td", { class: "audit-details", text: describeDetails(details) }));
   }
