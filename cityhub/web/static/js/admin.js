@@ -189,7 +189,9 @@ class Users extends HTMLElement {
     const hab = user && user.habilitation;
     const name = el("input", { name: "name", autocomplete: "off", required: true, value: user ? user.name : "",
       disabled: !adding, placeholder: "e.g. j.martin" });
-    const display = el("input", { name: "display_name", autocomplete: "off", value: user ? user.display_name : "" });
+    // The name and the display name are set once, at creation (the registers keep naming people).
+    const display = el("input", { name: "display_name", autocomplete: "off", value: user ? user.display_name : "",
+      disabled: !adding });
     const role = el("select", { name: "role" }, ROLES.map((r) => el("option", { value: r, text: r,
       selected: (user ? user.role : "operator") === r })));
     const reference = el("input", { name: "habilitation_reference", autocomplete: "off", value: hab ? hab.reference : "",
@@ -223,7 +225,7 @@ class Users extends HTMLElement {
         habilitation = { reference: reference.value.trim(), granted: granted.value, expires: expires.value };
       }
       const body = { role: role.value, zones, habilitation };
-      if (display.value.trim()) body.display_name = display.value.trim();
+      if (adding && display.value.trim()) body.display_name = display.value.trim();
       submit.disabled = true;
       showError(form, "", status);
       try {
@@ -232,7 +234,6 @@ class Users extends HTMLElement {
           this.showSecret(created.name, created.one_time_password);
           this.messageEl.textContent = `${created.name} is created.`;
         } else {
-          delete body.display_name; // the API changes role, zones and habilitation
           await request("PATCH", `/api/users/${encodeURIComponent(user.name)}`, body);
           this.messageEl.textContent = `${user.name} is changed.`;
         }
