@@ -9,13 +9,17 @@ call and fires ``playback.started`` / ``playback.stopped`` itself.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import io
 import json
 import logging
+import queue
 import secrets
+import threading
 import time
 import zipfile
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -330,10 +334,18 @@ async def handle_export(request: web.Request) -> web.Response:
 def _integrity(folder: Path) -> dict[str, Any]:
     """What the operator checks a package by: the ZIP's SHA-256, its size, the signing key."""
     manifest = json.loads((folder / MANIFEST_FILE).read_text(encoding="utf-8"))
-    archive = _zip(folder)
+    digest = hashlib.sha256()
+    size = 0
+
+    def put(piece: bytes) -> None:
+        nonlocal size
+        digest.update(piece)
+        size += len(piece)
+
+    _write_zip(folder, put)
     return {
-        "package_sha256": hashlib.sha256(archive).hexdigest(),
-        "package_bytes": len(archive),
+        "package_sha256": digest.hexdigest(),
+        "package_bytes": size,
         "public_key_sha256": manifest["signature"]["public_key_sha256"],
         "files": manifest["files"],
     }
@@ -382,33 +394,115 @@ async def handle_export_status(request: web.Request) -> web.Response:
 
 
 async def handle_export_download(request: web.Request) -> web.StreamResponse:
-    """The finished package as one ZIP file (the folder as written: MP4s, manifest, sums)."""
+    """The finished package as one ZIP file (the folder as written: MP4s, manifest, sums).
+
+    Streamed as it is written, a few pieces ahead of the client: a long export never sits in
+    memory; the bytes are the same every time, so the SHA-256 the job shows is the file's.
+    """
     job = _job(request)
     if job.state != "done" or job.result is None:
         raise ApiError(409, "not_ready", f"the export is {job.state}")
     folder = Path(job.result["path"])
-    archive = await asyncio.to_thread(_zip, folder)
+    if not await asyncio.to_thread(folder.is_dir):
+        raise ApiError(410, "gone", f"the package folder {folder} is no longer on the hub")
     request.app[BUS_KEY].async_fire(
         EVENT_EXPORT_DOWNLOADED,
         {"export_id": job.result.get("export_id"), "reference": job.request.get("reference"),
          "client_address": request.remote},
         context_of(request),
     )  # fmt: skip
-    return web.Response(
-        body=archive,
-        content_type="application/zip",
-        headers={"Content-Disposition": f'attachment; filename="{folder.name}.zip"'},
-    )
+    pieces: queue.Queue[bytes | BaseException | None] = queue.Queue(ZIP_QUEUE_PIECES)
+    stop = threading.Event()
+
+    def put(piece: bytes) -> None:
+        while not stop.is_set():
+            try:
+                pieces.put(piece, timeout=0.5)
+                return
+            except queue.Full:
+                continue
+        raise _DownloadAbandonedError
+
+    def produce() -> None:
+        last: BaseException | None = None  # the end, or why the ZIP could not be written
+        try:
+            _write_zip(folder, put)
+        except _DownloadAbandonedError:
+            return
+        except Exception as err:  # handed to the loop, which raises it there
+            last = err
+        with contextlib.suppress(queue.Full):
+            pieces.put(last, timeout=5)
+
+    producer = asyncio.create_task(asyncio.to_thread(produce), name=f"export-zip:{job.id}")
+    response = web.StreamResponse(
+        headers={"Content-Type": "application/zip",
+                 "Content-Disposition": f'attachment; filename="{folder.name}.zip"'}
+    )  # fmt: skip
+    try:
+        await response.prepare(request)
+        while (piece := await asyncio.to_thread(pieces.get)) is not None:
+            if isinstance(piece, BaseException):
+                # Raised once the headers are sent: the transfer is cut, so the client never
+                # takes a short file for a complete one.
+                raise piece
+            await response.write(piece)
+        await response.write_eof()
+    finally:
+        stop.set()
+        await producer
+    return response
 
 
-def _zip(folder: Path) -> bytes:
-    """The package folder as a ZIP (stored, not deflated: MP4 does not shrink)."""
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as archive:
+ZIP_PIECE_BYTES: Final = 1 << 20
+"""Size of the pieces a package ZIP is written in (bytes)."""
+ZIP_QUEUE_PIECES: Final = 8
+"""Pieces written ahead of a downloading client: what one download holds in memory (8 MiB)."""
+
+
+class _DownloadAbandonedError(Exception):
+    """The client went away: the ZIP writer stops."""
+
+
+class _ZipSink(io.RawIOBase):
+    """An unseekable file handing what is written to ``put``, in pieces of ZIP_PIECE_BYTES."""
+
+    def __init__(self, put: Callable[[bytes], None]) -> None:
+        super().__init__()
+        self._put = put
+        self._buffer = bytearray()
+
+    def writable(self) -> bool:
+        """A sink is written, never read."""
+        return True
+
+    def write(self, data: Any, /) -> int:
+        """Take ``data``; hand on a piece once enough has come."""
+        size = memoryview(data).nbytes
+        self._buffer += data
+        if len(self._buffer) >= ZIP_PIECE_BYTES:
+            self.flush()
+        return size
+
+    def flush(self) -> None:
+        """Hand on what is buffered."""
+        if self._buffer:
+            self._put(bytes(self._buffer))
+            self._buffer.clear()
+
+
+def _write_zip(folder: Path, put: Callable[[bytes], None]) -> None:
+    """Write the package folder as a ZIP to ``put`` (stored: MP4 does not shrink).
+
+    The writer cannot seek back, so each entry ends with a data descriptor; the bytes depend
+    only on the files (names, contents, times), so every download is the same file.
+    """
+    sink = _ZipSink(put)
+    with zipfile.ZipFile(sink, "w", zipfile.ZIP_STORED) as archive:
         for path in sorted(folder.rglob("*")):
             if path.is_file():
                 archive.write(path, f"{folder.name}/{path.relative_to(folder)}")
-    return out.getvalue()
+    sink.flush()
 
 
 _RANGE_BODY: dict[str, Any] = {

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import shutil
+import subprocess
 import time
+import zipfile
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,6 +19,7 @@ import pytest
 from cityhub.api import CameraState
 from cityhub.auth.roles import Role
 from cityhub.hub import Hub
+from cityhub.media.export import verify_package
 from cityhub.media.recording import EVENT_SEGMENT_CLOSED
 from cityhub.testing.api import ApiClient, ApiResponseError, add_account
 from cityhub.testing.hub import HubFactory, wait_for_state
@@ -50,7 +54,7 @@ async def recorded(
 
 
 async def test_an_export_job_reports_its_integrity_and_hold(
-    recorded: tuple[Hub, datetime, datetime],
+    recorded: tuple[Hub, datetime, datetime], tmp_path: Path
 ) -> None:
     hub, start, end = recorded
     assert hub.http_url is not None
@@ -79,10 +83,28 @@ async def test_an_export_job_reports_its_integrity_and_hold(
         assert job["fraction"] == 1.0
         assert job["camera"] is None
         result = job["result"]
-        async with api.session.get(f"{hub.http_url}/api/exports/{job['id']}/package.zip") as got:
-            archive = await got.read()
+        url = f"{hub.http_url}/api/exports/{job['id']}/package.zip"
+        downloads = []
+        for _ in range(2):
+            async with api.session.get(url) as got:
+                assert got.headers["Content-Type"] == "application/zip"
+                downloads.append(await got.read())
+        archive = downloads[0]
+        assert downloads[1] == archive  # streamed, yet the same file every time
         assert hashlib.sha256(archive).hexdigest() == result["package_sha256"]
         assert len(archive) == result["package_bytes"]
+        (tmp_path / "package.zip").write_bytes(archive)
+        with zipfile.ZipFile(tmp_path / "package.zip") as opened:
+            assert opened.testzip() is None
+            opened.extractall(tmp_path / "unpacked")
+        assert verify_package(next((tmp_path / "unpacked").iterdir())).ok
+        if shutil.which("unzip"):  # Info-ZIP reads the streamed entries (data descriptors) too
+            tested = subprocess.run(
+                ["unzip", "-t", str(tmp_path / "package.zip")],
+                capture_output=True, text=True, check=False,
+            )  # fmt: skip
+            assert tested.returncode == 0, tested.stdout + tested.stderr
+            assert "No errors detected" in tested.stdout
         assert len(result["public_key_sha256"]) == 64
         assert {f["name"] for f in result["files"]} >= {"mairie.mp4", "public_key.pem"}
         assert result["hold"]["hold_id"] == result["hold_id"]
