@@ -276,16 +276,21 @@ class AuditLog:
         camera_id: str | None = None,
         action: str | None = None,
         after_seq: int = 0,
+        before_seq: int | None = None,
+        newest_first: bool = False,
         limit: int = QUERY_LIMIT,
     ) -> list[AuditEntry]:
-        """Entries in sequence order matching every filter given.
+        """Entries in sequence order (or newest first) matching every filter given.
 
         ``start``/``end`` bound the entry's time (``end`` excluded); ``camera_id`` also matches
         entries naming the camera among several (``details.cameras``); ``action`` ending in
-        ``.*`` matches a whole domain.
+        ``.*`` matches a whole domain; ``after_seq``/``before_seq`` page through (excluded).
         """
         where = ["seq > ?"]
         params: list[Any] = [after_seq]
+        if before_seq is not None:
+            where.append("seq < ?")
+            params.append(before_seq)
         if start is not None:
             where.append("time_utc >= ?")
             params.append(format_utc(start))
@@ -311,7 +316,7 @@ class AuditLog:
         params.append(max(1, min(limit, QUERY_LIMIT)))
         rows = await self._db.fetchall(
             f"SELECT {_COLUMNS} FROM audit_log WHERE {' AND '.join(where)}"  # noqa: S608
-            " ORDER BY seq LIMIT ?",
+            f" ORDER BY seq {'DESC' if newest_first else 'ASC'} LIMIT ?",
             params,
         )
         return [AuditEntry.from_row(row) for row in rows]

@@ -1,6 +1,7 @@
 """Administration on the web: the audit log (browse, verify, CSV) and the accounts.
 
-``GET /api/audit`` (``from``, ``to``, ``actor``, ``camera``, ``action``, ``after``),
+``GET /api/audit`` (``from``, ``to``, ``actor``, ``camera``, ``action``, ``after``; ``order``,
+``before`` and ``limit`` to page newest first),
 ``GET /api/audit/verify`` and ``GET /api/audit/export.csv`` need the ``audit`` permission
 (supervisors and admins); reading them is itself audited (``audit.read``, ``audit.exported``).
 ``/api/users`` lists, creates and changes accounts and needs ``users`` (admins): the
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Final
 import attrs
 from aiohttp import web
 
-from cityhub.auth.audit import AuditEntry
+from cityhub.auth.audit import QUERY_LIMIT, AuditEntry
 from cityhub.auth.passwords import WeakPasswordError
 from cityhub.auth.roles import Permission, Role
 from cityhub.auth.users import Habilitation, UserError, UserNotFoundError, Users
@@ -44,18 +45,39 @@ def _audit(request: web.Request) -> AuditWriter:
     return audit
 
 
-def _filters(request: web.Request) -> dict[str, Any]:
+def _number(request: web.Request, name: str, what: str) -> int | None:
+    text = request.query.get(name)
+    if text is None or text == "":
+        return None
     try:
-        after = int(request.query.get("after", "0"))
+        return int(text)
     except ValueError:
-        raise ApiError(400, "bad_request", "'after' is a sequence number") from None
+        raise ApiError(400, "bad_request", f"{name!r} is {what}") from None
+
+
+def _filters(request: web.Request) -> dict[str, Any]:
     return {
         "start": query_time(request, "from"),
         "end": query_time(request, "to"),
-        "actor": request.query.get("actor"),
-        "camera_id": request.query.get("camera"),
-        "action": request.query.get("action"),
-        "after_seq": after,
+        "actor": request.query.get("actor") or None,
+        "camera_id": request.query.get("camera") or None,
+        "action": request.query.get("action") or None,
+        "after_seq": _number(request, "after", "a sequence number") or 0,
+    }
+
+
+def _page(request: web.Request) -> dict[str, Any]:
+    """``before``, ``limit`` and ``order`` (oldest, the default, or newest first)."""
+    order = request.query.get("order", "oldest")
+    if order not in ("oldest", "newest"):
+        raise ApiError(400, "bad_request", "'order' is 'oldest' (the default) or 'newest'")
+    limit = _number(request, "limit", f"a number of entries (1..{QUERY_LIMIT})")
+    if limit is not None and not 1 <= limit <= QUERY_LIMIT:
+        raise ApiError(400, "bad_request", f"'limit' is a number of entries, 1..{QUERY_LIMIT}")
+    return {
+        "before_seq": _number(request, "before", "a sequence number"),
+        "newest_first": order == "newest",
+        "limit": limit or QUERY_LIMIT,
     }
 
 
@@ -66,9 +88,10 @@ def _fire(request: web.Request, event_type: str, data: dict[str, Any]) -> None:
 
 
 async def handle_audit(request: web.Request) -> web.Response:
-    """Audit entries matching the filters, in sequence order (page with ``after``)."""
+    """Audit entries matching the filters, in sequence order (page with ``after``) or newest
+    first (``order=newest``, page with ``before``), ``limit`` at a time."""
     filters = _filters(request)
-    entries = await _audit(request).log.entries(**filters)
+    entries = await _audit(request).log.entries(**filters, **_page(request))
     _fire(request, EVENT_AUDIT_READ, {"filters": {k: str(v) for k, v in filters.items() if v}})
     return web.json_response([e.as_dict() for e in entries])
 
@@ -213,7 +236,8 @@ def admin_routes() -> list[Route]:
     }  # fmt: skip
     return [
         Route("GET", "/api/audit", handle_audit,
-              "Audit entries (?from=&to=&actor=&camera=&action=&after=), in sequence order",
+              "Audit entries (?from=&to=&actor=&camera=&action=&after=&before=&limit=), in "
+              "sequence order or newest first (&order=newest)",
               permission=Permission.AUDIT, tag="admin"),
         Route("GET", "/api/audit/verify", handle_verify, "Check the audit log's hash chain",
               permission=Permission.AUDIT, tag="admin"),

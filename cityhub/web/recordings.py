@@ -9,11 +9,17 @@ call and fires ``playback.started`` / ``playback.stopped`` itself.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import hashlib
 import io
+import json
 import logging
+import queue
 import secrets
+import threading
 import time
 import zipfile
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -22,6 +28,7 @@ import attrs
 from aiohttp import web
 
 from cityhub.auth.roles import Permission, Role
+from cityhub.media.export import MANIFEST_FILE
 from cityhub.media.index import to_ms
 from cityhub.media.playback import DEFAULT_STREAM, NoFootageError, PlaybackError
 from cityhub.media.recording_services import EXPORT_PROGRESS
@@ -51,6 +58,9 @@ EVENT_PLAYBACK_STOPPED: Final = "playback.stopped"
 EVENT_EXPORT_DOWNLOADED: Final = "export.downloaded"
 MAX_PLAYBACK_S: Final = 24 * 3600
 """Longest range one playback request streams (seconds): a day; the panel asks piece by piece."""
+MAX_EXPORT_S: Final = 24 * 3600
+"""Longest range one export covers (seconds): a day; a longer case is several exports under one
+reference, so no single job holds the hub's disk and the operator's browser for hours."""
 
 
 def _camera(hub: Hub, camera_id: str) -> CameraConfig:
@@ -152,15 +162,57 @@ async def handle_playback(request: web.Request) -> web.StreamResponse:
     return response
 
 
+_HELD: Final = (
+    "SELECT hc.hold_id AS hold_id, s.id AS segment_id, s.bytes AS bytes"
+    " FROM holds h JOIN hold_cameras hc ON hc.hold_id = h.id"
+    " JOIN segments s ON s.camera_id = hc.camera_id"
+    " AND s.start_ms <= h.end_ms AND s.end_ms >= h.start_ms"
+    " WHERE h.released_at IS NULL"
+)
+"""Every (active hold, segment it covers) pair: the condition of ``SEGMENT_IS_HELD``, walked
+from the few holds to their cameras' segments rather than from every segment."""
+# Composed only from the constant above, never from values: hence the ``noqa: S608``.
+_HELD_BY_HOLD: Final = (
+    "SELECT hold_id, count(*) AS segments, coalesce(sum(bytes), 0) AS bytes"  # noqa: S608
+    f" FROM ({_HELD}) GROUP BY hold_id"
+)
+"""Segments and bytes each active hold covers (a segment under two holds counts in both)."""
+_HELD_TOTAL: Final = (
+    "SELECT count(*) AS segments, coalesce(sum(bytes), 0) AS bytes FROM segments"  # noqa: S608
+    f" WHERE id IN (SELECT segment_id FROM ({_HELD}))"
+)
+"""Segments and bytes all active holds together keep from purge, each segment once (found
+from the holds through the camera index, not by testing every segment)."""
+
+
 async def handle_holds(request: web.Request) -> web.Response:
-    """Active holds on the cameras in the user's scope."""
+    """Active holds on the cameras in the user's scope, with the storage each keeps from purge."""
     hub = hub_of(request)
     user = current_user(request)
     zones = {c.id: c.zone for c in hub.config.cameras}
     holds = await hub.holds.active() if hub.holds is not None else []
+    held: dict[int, tuple[int, int]] = {}
+    if hub.db is not None and holds:
+        rows = await hub.db.fetchall(_HELD_BY_HOLD)
+        held = {int(r["hold_id"]): (int(r["segments"]), int(r["bytes"])) for r in rows}
     return web.json_response(
-        [h.as_dict() for h in holds if any(user.sees_zone(zones.get(c, "")) for c in h.cameras)]
-    )
+        [
+            {**h.as_dict(), "held_segments": held.get(h.id, (0, 0))[0],
+             "held_bytes": held.get(h.id, (0, 0))[1]}
+            for h in holds
+            if any(user.sees_zone(zones.get(c, "")) for c in h.cameras)
+        ]
+    )  # fmt: skip
+
+
+async def handle_held_storage(request: web.Request) -> web.Response:
+    """Storage all active holds together keep from purge (each segment counted once)."""
+    hub = hub_of(request)
+    if hub.db is None:
+        return web.json_response({"segments": 0, "bytes": 0})
+    row = await hub.db.fetchone(_HELD_TOTAL)
+    assert row is not None
+    return web.json_response({"segments": int(row["segments"]), "bytes": int(row["bytes"])})
 
 
 async def handle_hold(request: web.Request) -> web.Response:
@@ -198,6 +250,7 @@ class ExportJob:
     request: dict[str, Any]
     started: float = attrs.field(factory=time.monotonic)
     progress: dict[str, list[int]] = attrs.field(factory=dict)  # camera -> [done_ms, total_ms]
+    camera: str | None = None  # the camera being written now
     state: str = "running"  # running, done, failed
     result: dict[str, Any] | None = None
     error: dict[str, str] | None = None
@@ -206,18 +259,31 @@ class ExportJob:
     def report(self, camera_id: str, done: int, total: int) -> None:
         """The exporter's progress callback (called from its worker thread)."""
         self.progress[camera_id] = [done, total]
+        self.camera = camera_id
 
     def as_dict(self) -> dict[str, Any]:
         """What the dialog shows."""
         done = sum(p[0] for p in self.progress.values())
         total = sum(p[1] for p in self.progress.values())
+        # Cameras not reached yet have no total: count each as one whole share.
+        cameras = self.request.get("cameras")
+        count = len(cameras) if isinstance(cameras, list) and cameras else 1
+        shares = [p[0] / p[1] for p in self.progress.values() if p[1]]
+        fraction = sum(shares) / max(count, len(shares)) if shares else 0.0
+        if self.state == "done":
+            fraction = 1.0
         return {
             "id": self.id,
             "state": self.state,
             "requested_by": self.requested_by,
             "reference": self.request.get("reference"),
-            "cameras": self.request.get("cameras"),
-            "fraction": round(done / total, 3) if total else 0.0,
+            "cameras": cameras,
+            "start": self.request.get("start"),
+            "end": self.request.get("end"),
+            "camera": self.camera if self.state == "running" else None,
+            "fraction": round(min(fraction, 1.0), 3),
+            "done_ms": done,
+            "total_ms": total,
             "seconds": round(time.monotonic() - self.started, 1),
             "result": self.result,
             "error": self.error,
@@ -232,7 +298,11 @@ MAX_FINISHED_JOBS: Final = 50
 async def _run_export(request: web.Request, job: ExportJob) -> None:
     EXPORT_PROGRESS.set(job.report)
     try:
-        job.result = await _call(request, "export", job.request)
+        result = await _call(request, "export", job.request)
+        job.result = {**result, **await asyncio.to_thread(_integrity, Path(result["path"]))}
+        hub = hub_of(request)
+        if hub.holds is not None:
+            job.result["hold"] = (await hub.holds.get(result["hold_id"])).as_dict()
         job.state = "done"
     except ApiError as err:
         job.state, job.error = "failed", {"error": err.code, "message": err.message}
@@ -250,6 +320,7 @@ async def handle_export(request: web.Request) -> web.Response:
     """
     body = await read_json(request)
     _check_cameras(request, body.get("cameras"), Permission.EXPORT)
+    _check_length(body)
     jobs = request.app[EXPORT_JOBS_KEY]
     finished = [j for j in jobs.values() if j.state != "running"]
     for old in finished[: max(0, len(finished) - MAX_FINISHED_JOBS)]:
@@ -258,6 +329,55 @@ async def handle_export(request: web.Request) -> web.Response:
     jobs[job.id] = job
     job.task = asyncio.create_task(_run_export(request, job), name=f"export:{job.id}")
     return web.json_response(job.as_dict(), status=202)
+
+
+def _integrity(folder: Path) -> dict[str, Any]:
+    """What the operator checks a package by: the ZIP's SHA-256, its size, the signing key."""
+    manifest = json.loads((folder / MANIFEST_FILE).read_text(encoding="utf-8"))
+    digest = hashlib.sha256()
+    size = 0
+
+    def put(piece: bytes) -> None:
+        nonlocal size
+        digest.update(piece)
+        size += len(piece)
+
+    _write_zip(folder, put)
+    return {
+        "package_sha256": digest.hexdigest(),
+        "package_bytes": size,
+        "public_key_sha256": manifest["signature"]["public_key_sha256"],
+        "files": manifest["files"],
+    }
+
+
+def _check_length(body: dict[str, Any]) -> None:
+    """Refuse a range longer than :data:`MAX_EXPORT_S` (other checks are the service's)."""
+    try:
+        start = datetime.fromisoformat(str(body.get("start")))
+        end = datetime.fromisoformat(str(body.get("end")))
+        seconds = (end - start).total_seconds()
+    except (TypeError, ValueError):
+        return  # the service names what is wrong with the times
+    if seconds > MAX_EXPORT_S:
+        raise ApiError(
+            400, "too_long",
+            f"an export covers at most {MAX_EXPORT_S // 3600} h ({seconds / 3600:.1f} h asked): "
+            "split the range into several exports under the same reference",
+        )  # fmt: skip
+
+
+async def handle_exports(request: web.Request) -> web.Response:
+    """The longest range an export may cover, the hub's time zone and the user's export jobs."""
+    user = current_user(request)
+    jobs = [j for j in request.app[EXPORT_JOBS_KEY].values() if j.requested_by == user.name]
+    return web.json_response(
+        {
+            "max_seconds": MAX_EXPORT_S,
+            "time_zone": hub_of(request).config.hub.time_zone,
+            "jobs": [j.as_dict() for j in reversed(jobs)],
+        }
+    )
 
 
 def _job(request: web.Request) -> ExportJob:
@@ -274,33 +394,115 @@ async def handle_export_status(request: web.Request) -> web.Response:
 
 
 async def handle_export_download(request: web.Request) -> web.StreamResponse:
-    """The finished package as one ZIP file (the folder as written: MP4s, manifest, sums)."""
+    """The finished package as one ZIP file (the folder as written: MP4s, manifest, sums).
+
+    Streamed as it is written, a few pieces ahead of the client: a long export never sits in
+    memory; the bytes are the same every time, so the SHA-256 the job shows is the file's.
+    """
     job = _job(request)
     if job.state != "done" or job.result is None:
         raise ApiError(409, "not_ready", f"the export is {job.state}")
     folder = Path(job.result["path"])
-    archive = await asyncio.to_thread(_zip, folder)
+    if not await asyncio.to_thread(folder.is_dir):
+        raise ApiError(410, "gone", f"the package folder {folder} is no longer on the hub")
     request.app[BUS_KEY].async_fire(
         EVENT_EXPORT_DOWNLOADED,
         {"export_id": job.result.get("export_id"), "reference": job.request.get("reference"),
          "client_address": request.remote},
         context_of(request),
     )  # fmt: skip
-    return web.Response(
-        body=archive,
-        content_type="application/zip",
-        headers={"Content-Disposition": f'attachment; filename="{folder.name}.zip"'},
-    )
+    pieces: queue.Queue[bytes | BaseException | None] = queue.Queue(ZIP_QUEUE_PIECES)
+    stop = threading.Event()
+
+    def put(piece: bytes) -> None:
+        while not stop.is_set():
+            try:
+                pieces.put(piece, timeout=0.5)
+                return
+            except queue.Full:
+                continue
+        raise _DownloadAbandonedError
+
+    def produce() -> None:
+        last: BaseException | None = None  # the end, or why the ZIP could not be written
+        try:
+            _write_zip(folder, put)
+        except _DownloadAbandonedError:
+            return
+        except Exception as err:  # handed to the loop, which raises it there
+            last = err
+        with contextlib.suppress(queue.Full):
+            pieces.put(last, timeout=5)
+
+    producer = asyncio.create_task(asyncio.to_thread(produce), name=f"export-zip:{job.id}")
+    response = web.StreamResponse(
+        headers={"Content-Type": "application/zip",
+                 "Content-Disposition": f'attachment; filename="{folder.name}.zip"'}
+    )  # fmt: skip
+    try:
+        await response.prepare(request)
+        while (piece := await asyncio.to_thread(pieces.get)) is not None:
+            if isinstance(piece, BaseException):
+                # Raised once the headers are sent: the transfer is cut, so the client never
+                # takes a short file for a complete one.
+                raise piece
+            await response.write(piece)
+        await response.write_eof()
+    finally:
+        stop.set()
+        await producer
+    return response
 
 
-def _zip(folder: Path) -> bytes:
-    """The package folder as a ZIP (stored, not deflated: MP4 does not shrink)."""
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as archive:
+ZIP_PIECE_BYTES: Final = 1 << 20
+"""Size of the pieces a package ZIP is written in (bytes)."""
+ZIP_QUEUE_PIECES: Final = 8
+"""Pieces written ahead of a downloading client: what one download holds in memory (8 MiB)."""
+
+
+class _DownloadAbandonedError(Exception):
+    """The client went away: the ZIP writer stops."""
+
+
+class _ZipSink(io.RawIOBase):
+    """An unseekable file handing what is written to ``put``, in pieces of ZIP_PIECE_BYTES."""
+
+    def __init__(self, put: Callable[[bytes], None]) -> None:
+        super().__init__()
+        self._put = put
+        self._buffer = bytearray()
+
+    def writable(self) -> bool:
+        """A sink is written, never read."""
+        return True
+
+    def write(self, data: Any, /) -> int:
+        """Take ``data``; hand on a piece once enough has come."""
+        size = memoryview(data).nbytes
+        self._buffer += data
+        if len(self._buffer) >= ZIP_PIECE_BYTES:
+            self.flush()
+        return size
+
+    def flush(self) -> None:
+        """Hand on what is buffered."""
+        if self._buffer:
+            self._put(bytes(self._buffer))
+            self._buffer.clear()
+
+
+def _write_zip(folder: Path, put: Callable[[bytes], None]) -> None:
+    """Write the package folder as a ZIP to ``put`` (stored: MP4 does not shrink).
+
+    The writer cannot seek back, so each entry ends with a data descriptor; the bytes depend
+    only on the files (names, contents, times), so every download is the same file.
+    """
+    sink = _ZipSink(put)
+    with zipfile.ZipFile(sink, "w", zipfile.ZIP_STORED) as archive:
         for path in sorted(folder.rglob("*")):
             if path.is_file():
                 archive.write(path, f"{folder.name}/{path.relative_to(folder)}")
-    return out.getvalue()
+    sink.flush()
 
 
 _RANGE_BODY: dict[str, Any] = {
@@ -334,7 +536,11 @@ def recording_routes() -> list[Route]:
             "Footage of a camera as fragmented MP4 (?from=&to=&stream=), remuxed, never "
             "transcoded", permission=Permission.PLAYBACK, tag="recordings",
         ),
-        Route("GET", "/api/holds", handle_holds, "Active holds in the user's scope",
+        Route("GET", "/api/holds", handle_holds,
+              "Active holds in the user's scope, with the segments and bytes each keeps from "
+              "purge (a hold lasts until released)", tag="recordings"),
+        Route("GET", "/api/holds/storage", handle_held_storage,
+              "Segments and bytes all active holds keep from purge, each segment once",
               tag="recordings"),
         Route(
             "POST", "/api/holds", handle_hold, "Hold cameras' footage over a range (freeze)",
@@ -347,14 +553,23 @@ def recording_routes() -> list[Route]:
                           "properties": {"reason": {"type": "string"}}},
         ),
         Route(
+            "GET", "/api/exports", handle_exports,
+            "The longest range an export may cover (max_seconds), the hub's time zone and "
+            "the user's export jobs, newest first",
+            permission=Permission.EXPORT, tag="recordings",
+        ),
+        Route(
             "POST", "/api/exports", handle_export,
             "Start writing a signed evidence package (MP4 per camera, manifest, signature) "
-            "and hold its footage; answers 202 with the job", permission=Permission.EXPORT,
+            "and hold its footage; answers 202 with the job (at most max_seconds of range)",
+            permission=Permission.EXPORT,
             request_body=export_body, tag="recordings",
         ),
         Route(
             "GET", "/api/exports/{job_id}", handle_export_status,
-            "Progress and outcome of an export", permission=Permission.EXPORT, tag="recordings",
+            "Progress (fraction, camera) and outcome of an export: the package's SHA-256, "
+            "the signing key's fingerprint and the hold it placed",
+            permission=Permission.EXPORT, tag="recordings",
         ),
         Route(
             "GET", "/api/exports/{job_id}/package.zip", handle_export_download,

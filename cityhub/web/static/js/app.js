@@ -1,8 +1,10 @@
 // <ch-app>: the panel's shell. Asks the hub who is logged in, then shows the login form, the
 // forced password change, or the top bar (modes, user, logout) over the current mode: the live
-// wall, the logbook (with the count of events waiting for acknowledgement on its button) or
-// the health screen. A 401 from any call brings the login form back.
+// wall, the logbook (with the count of events waiting for acknowledgement on its button), the
+// health screen or the admin mode (users, audit, holds), shown only to those who may use it.
+// A 401 from any call brings the login form back.
 
+import { mayAdminister } from "./admin.js";
 import { ApiError, SESSION_ENDED, getJson, postJson, setCsrfToken } from "./api.js";
 import "./health.js";
 import { AlarmBadge } from "./logbook.js";
@@ -15,7 +17,7 @@ const MODES = [
   ["alarms", "Alarms", false],
   ["logbook", "Logbook", true],
   ["health", "Health", true],
-  ["admin", "Admin", false],
+  ["admin", "Admin", true],
 ];
 
 const LOGIN_MESSAGES = {
@@ -123,9 +125,11 @@ class App extends HTMLElement {
 
   showShell() {
     const me = this.me;
-    // Viewers have no logbook permission: for them it stays out of reach.
+    // Viewers have no logbook permission: for them it stays out of reach. The admin mode is
+    // for those who manage accounts or read the audit log: others do not see it at all.
     const usable = (id, ready) => ready && !(id === "logbook" && me.role === "viewer");
-    const modes = el("nav", { class: "modes", "aria-label": "Modes" }, MODES.map(([id, label, ready]) =>
+    const shown = MODES.filter(([id]) => id !== "admin" || mayAdminister(me));
+    const modes = el("nav", { class: "modes", "aria-label": "Modes" }, shown.map(([id, label, ready]) =>
       usable(id, ready)
         ? el("button", { type: "button", class: "mode", dataset: { mode: id }, text: label,
           onclick: () => this.showMode(id) })
@@ -148,9 +152,9 @@ class App extends HTMLElement {
     this.showMode(modes.querySelector(`button[data-mode="${CSS.escape(wanted)}"]`) ? wanted : "live");
   }
 
-  /** Switch the main view to mode ``id`` (live, logbook, health). */
+  /** Switch the main view to mode ``id`` (live, logbook, health, admin). */
   showMode(id) {
-    const tags = { live: "ch-wall", logbook: "ch-logbook", health: "ch-health" };
+    const tags = { live: "ch-wall", logbook: "ch-logbook", health: "ch-health", admin: "ch-admin" };
     const view = document.createElement(tags[id]);
     view.user = this.me;
     this.view.replaceWith(view);
