@@ -38,6 +38,7 @@ from cityhub.web.ptz import ptz_routes
 from cityhub.web.recordings import EXPORT_JOBS_KEY, recording_routes
 from cityhub.web.request import HUB_KEY
 from cityhub.web.routes import Access, Route, RouteTable
+from cityhub.web.wall import wall_routes
 
 if TYPE_CHECKING:
     from cityhub.hub import Hub
@@ -127,6 +128,7 @@ def create_app(hub: Hub) -> web.Application:
     routes.extend(admin_routes())
     routes.extend(layout_routes())
     routes.extend(discovery_routes())
+    routes.extend(wall_routes())
     app[HUB_KEY] = hub
     app[ROUTES_KEY] = routes
     app[USERS_KEY] = hub.users
