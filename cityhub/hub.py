@@ -401,7 +401,7 @@ class Hub:
         self._stops.append(("ptz", stop))
 
     async def _start_wall(self) -> None:
-        wall = WallService(self.config.cameras, (), self.users, self.db)
+        wall = WallService(self.config.cameras, self.config.wall.monitors, self.users, self.db)
         unregister = register_wall_services(
             self.services, wall, [c.id for c in self.config.cameras]
         )
