@@ -202,3 +202,30 @@ async def test_alarms_reach_the_windows_in_scope_by_priority_and_can_be_dismisse
         ]
         dismissed = await chef.get_json("/api/audit?action=wall.dismiss")
         assert [e["actor"] for e in dismissed] == ["user:j.martin"] * 3
+
+
+async def test_a_layout_s_tiles_are_checked_sequences_and_alarm_tiles_included(hub: Hub) -> None:
+    assert hub.http_url is not None
+    good = {"grid": 4, "tiles": [
+        {"camera": "mairie", "sequence": {"cameras": ["mairie", "parvis"], "dwell": 5},
+         "alarm": True},
+        "parvis", None, {"camera": None, "alarm": True, "stream": "sub"},
+    ]}  # fmt: skip
+    async with ApiClient(hub.http_url) as api:
+        await api.login("j.martin")
+        await api.request("PUT", "/api/layouts/Ronde", {"layout": good})
+        assert (await api.get_json("/api/layouts"))[0]["layout"] == good
+        for tiles, message in (
+            ([{"sequence": {"cameras": ["mairie"], "dwell": 1}}],
+             "tiles.0.sequence.dwell: a sequence shows each camera 2 to 3600 s"),
+            ([{"sequence": {"cameras": [], "dwell": 5}}], "tiles.0.sequence.cameras"),
+            ([{"sequence": {"dwell": 5}}], "tiles.0.sequence.cameras: required key not provided"),
+            ([{"alarm": "yes"}], "tiles.0.alarm"),
+            ([None, 3], "tiles.1: a tile is null, a camera id, or {camera, stream, sequence,"),
+            ([None] * 50, "tiles"),
+        ):  # fmt: skip
+            with pytest.raises(ApiResponseError) as refused:
+                await api.request("PUT", "/api/layouts/Mauvaise", {"layout": {"tiles": tiles}})
+            assert refused.value.status == 400
+            assert refused.value.message.startswith(f"layout: {message}"), refused.value.message
+        assert [x["name"] for x in await api.get_json("/api/layouts")] == ["Ronde"]

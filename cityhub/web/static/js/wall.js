@@ -31,10 +31,12 @@ function tileState() {
     alarm: null, beforeAlarm: null, profile: null };
 }
 
-/** The tile description a layout stores: a camera id, null, or an object with more. */
+/** The tile description a layout stores: a camera id, null, or an object with more
+ * ({ camera, stream, sequence: { cameras, dwell }, alarm }: the hub checks it, see layouts.py). */
 function describeTile(id, state) {
-  if (!state.sequence && !state.alarmTile) return id || null;
+  if (!state.sequence && !state.alarmTile && !state.profile) return id || null;
   const description = { camera: id || null };
+  if (state.profile) description.stream = state.profile;
   if (state.sequence) {
     description.sequence = { cameras: state.sequence.cameras, dwell: state.sequence.dwell };
   }
@@ -44,8 +46,9 @@ function describeTile(id, state) {
 
 /** A stored tile description read back: { camera, sequence, alarmTile } (bad parts dropped). */
 export function readTile(description) {
-  if (typeof description === "string") return { camera: description, sequence: null, alarmTile: false };
-  if (!description || typeof description !== "object") return { camera: null, sequence: null, alarmTile: false };
+  const none = { camera: null, sequence: null, alarmTile: false, stream: null };
+  if (typeof description === "string") return { ...none, camera: description };
+  if (!description || typeof description !== "object") return none;
   const camera = typeof description.camera === "string" ? description.camera : null;
   let sequence = null;
   const seq = description.sequence;
@@ -54,7 +57,8 @@ export function readTile(description) {
     const dwell = Math.min(DWELL_MAX_S, Math.max(DWELL_MIN_S, seq.dwell));
     if (cameras.length) sequence = { cameras, dwell };
   }
-  return { camera, sequence, alarmTile: description.alarm === true };
+  const stream = typeof description.stream === "string" ? description.stream : null;
+  return { camera, sequence, alarmTile: description.alarm === true, stream };
 }
 
 /** The wall's keys: each entry matches an event and acts on the wall. */
@@ -491,6 +495,7 @@ export class Wall extends HTMLElement {
       const tile = readTile(tiles[i]);
       state.sequence = null;
       state.alarmTile = tile.alarmTile;
+      state.profile = tile.stream;
       state.alarm = null;
       state.beforeAlarm = null;
       if (tile.sequence) {
