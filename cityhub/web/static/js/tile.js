@@ -69,7 +69,7 @@ export class Tile extends HTMLElement {
       () => this.dispatch("ch-tile-history", { step: -1 }));
     this.forwardEl = button("tile-forward", "Next camera of this tile (Alt+Right)", "›",
       () => this.dispatch("ch-tile-history", { step: 1 }));
-    this.lockEl = button("tile-lock", "Lock this tile: alarms will not replace its camera", "📌",
+    this.lockEl = button("tile-lock", "Lock this tile: alarms will not replace its camera", "pin",
       () => this.dispatch("ch-tile-lock"));
     this.menuEl = button("tile-menu-button", "Tile menu", "⋮", (event) => {
       const box = this.menuEl.getBoundingClientRect();
@@ -286,6 +286,7 @@ export class Tile extends HTMLElement {
     this.forwardEl.hidden = !deco.forward;
     this.lockEl.hidden = !deco.alarmTile;
     this.lockEl.classList.toggle("locked", Boolean(deco.locked));
+    this.lockEl.textContent = deco.locked ? "pinned" : "pin";
     this.lockEl.title = deco.locked ? "Locked: alarms wait. Click to unlock"
       : "Lock this tile: alarms will not replace its camera";
     this.classList.toggle("alarm-tile", Boolean(deco.alarmTile));
@@ -301,7 +302,7 @@ export class Tile extends HTMLElement {
     const offline = camera && camera.state !== "online";
     let text = "";
     if (!camera) {
-      text = "Drag a camera here, or double-click one in the list";
+      text = this.emptyText || "Drag a camera here, or double-click one in the list";
     } else if (this.replaying) {
       text = this.replayError || "";
     } else if (!this.socket) {
@@ -340,7 +341,7 @@ export class Tile extends HTMLElement {
       const { position, count, paused } = deco.sequence;
       badges.push(el("span", { class: "badge sequence-badge", dataset: { paused: String(paused) } },
         el("span", { class: "sequence-text", text: `sequence ${position}/${count}${paused ? " (paused)" : ""}` }),
-        button("sequence-pause", paused ? "▶" : "⏸", paused ? "Resume the sequence" : "Pause the sequence",
+        button("sequence-pause", paused ? "resume" : "pause", paused ? "Resume the sequence" : "Pause the sequence",
           "ch-tile-sequence-pause")));
     }
     if (deco.alarm) {

@@ -156,6 +156,7 @@ export class Wall extends HTMLElement {
     for (let index = 0; index < MAX_TILES; index++) {
       const tile = document.createElement("ch-tile");
       tile.index = index;
+      if (this.monitor) tile.emptyText = `Monitor ${this.monitor}: waiting for a camera`;
       this.tiles.push(tile);
       this.grid.append(tile);
     }
