@@ -177,6 +177,13 @@ async def test_instant_replay_the_tile_menu_history_and_a_named_snapshot(
     assert len(jpeg) > 1000
     snapshots = [e for e in events if e.event_type == "live.snapshot"]
     assert [(e.data["camera_id"], e.context.user) for e in snapshots] == [("mairie", "j.martin")]
+    # Both are in the audit log under the operator's name.
+    assert hub.audit is not None
+    await hub.audit.async_flush()
+    for action, least in (("live.snapshot", 1), ("playback.started", 3)):
+        entries = await hub.audit.log.entries(action=action, camera_id="mairie")
+        assert len(entries) >= least, action
+        assert {e.actor for e in entries} == {"user:j.martin"}, action
     # Close from the menu empties the tile.
     await menu(tab, 0, "close")
     await tab.wait_for_selector("ch-tile >> nth=0 >> text=Drag a camera here")
