@@ -119,6 +119,7 @@ export class Tile extends HTMLElement {
   }
 
   disconnectedCallback() {
+    if (this.replaying) this.endReplay();
     this.halt();
   }
 
@@ -155,8 +156,15 @@ export class Tile extends HTMLElement {
   setActive(active) {
     if (active === this.active) return;
     this.active = active;
-    if (!active) this.halt();
-    else if (this.camera && !this.replaying) this.begin();
+    if (this.replaying) {
+      // a hidden replay waits where it is; live stays off until the operator comes back
+      if (active) this.replay.video.play().catch(() => {});
+      else this.replay.video.pause();
+    } else if (!active) {
+      this.halt();
+    } else if (this.camera) {
+      this.begin();
+    }
     this.render();
   }
 
