@@ -351,10 +351,8 @@ async def test_a_camera_sent_from_one_window_plays_on_the_monitor_window(
     await tab.fill("input[name=layout-name]", "Marché")
     await tab.click(".save-layout button[type=submit]")
     await tab.wait_for_selector(".saved-layout[data-name='Marché']")
-    await tab.evaluate(
-        "async () => (await import('/static/js/monitor.js')).sendToMonitor('mur-1',"
-        " { layout: 'Marché' })"
-    )
+    await tab.click(".saved-layout[data-name='Marché'] .saved-send[data-monitor='mur-1']")
+    await tab.wait_for_selector(".wall-message >> text=Marché shown on mur-1.")
     await tile_plays(monitor, 1, "parvis")
     assert await monitor.get_attribute("ch-tile >> nth=0", "data-camera") == "halles"
     await monitor.close()

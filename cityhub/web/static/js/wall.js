@@ -96,6 +96,7 @@ export class Wall extends HTMLElement {
     this.monitor = null; // the monitor name, in a window opened as a wall monitor
     this.alarms = [];
     this.monitors = { open: [], declared: [] };
+    this.savedLayouts = null;
     this.wallSocket = null;
     this.menu = null;
     this.sequenceTimer = null;
@@ -210,15 +211,35 @@ export class Wall extends HTMLElement {
       this.saveMessage.textContent = err.message;
       return;
     }
+    this.savedLayouts = layouts;
+    this.renderSaved();
+  }
+
+  /** The saved layouts, each with a button per open monitor window to show it there. */
+  renderSaved() {
+    const layouts = this.savedLayouts || [];
     const mayShare = ["admin", "supervisor"].includes(this.user.role);
+    const monitors = this.monitors.open.filter((m) => m !== this.monitor);
     this.saved.replaceChildren(...layouts.map((entry) => el("li", {
       class: "saved-layout", dataset: { name: entry.name, shared: String(entry.shared) } },
     el("button", { type: "button", class: "link", text: entry.name,
       title: `Open ${entry.name}`, onclick: () => this.openSaved(entry.layout) }),
     entry.shared ? el("small", { text: "shared" }) : null,
+    monitors.map((monitor) => el("button", { type: "button", class: "saved-send", text: `→ ${monitor}`,
+      title: `Show ${entry.name} on monitor ${monitor}`, dataset: { monitor },
+      onclick: () => this.sendLayout(entry.name, monitor) })),
     !entry.shared || mayShare ? el("button", { type: "button", class: "saved-delete",
       title: `Delete ${entry.name}`, text: "×", onclick: () => this.deleteSaved(entry) }) : null)));
     if (!layouts.length) this.saved.append(el("li", { class: "tree-empty", text: "None yet" }));
+  }
+
+  async sendLayout(name, monitor) {
+    try {
+      await sendToMonitor(monitor, { layout: name });
+      this.wallMessage.textContent = `${name} shown on ${monitor}.`;
+    } catch (err) {
+      this.wallMessage.textContent = err.message;
+    }
   }
 
   /** Put a saved layout on the wall (cameras out of scope leave their tile empty). */
@@ -521,6 +542,7 @@ export class Wall extends HTMLElement {
     } else if (message.type === "monitors") {
       this.monitors = { open: message.open || [], declared: message.declared || [] };
       this.renderMonitors();
+      if (this.savedLayouts) this.renderSaved();
     } else if (message.type === "show" && this.monitor && message.monitor === this.monitor) {
       if (message.layout) {
         this.openSaved(message.layout);
