@@ -329,7 +329,12 @@ async def test_a_camera_sent_from_one_window_plays_on_the_monitor_window(
     await tab.click(".layout-button[data-layout='4']")
     await tab.dblclick(".tree-camera[data-camera='halles']")
     await tile_plays(tab, 0, "halles")
-    # "Open wall monitor" opens a second window of the same browser (same session).
+    # "Open wall monitor" opens a second window of the same browser (same session), watched
+    # for CSP violations like the first.
+    await tab.context.add_init_script(
+        "document.addEventListener('securitypolicyviolation', (e) =>"
+        " console.error('CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI));"
+    )
     await tab.fill("input[name=monitor-name]", "mur-1")
     async with tab.context.expect_page() as opened:
         await tab.click(".open-monitor button[type=submit]")
