@@ -45,6 +45,7 @@ from cityhub.ptz import PtzService, register_ptz_services
 from cityhub.services import ServiceCall, ServiceRegistry
 from cityhub.states import StateStore
 from cityhub.supervisor import Supervisor
+from cityhub.wall import WallService, register_wall_services
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -105,6 +106,7 @@ class Hub:
         self.retention: RetentionManager | None = None
         self.audit: AuditWriter | None = None
         self.ptz: PtzService | None = None
+        self.wall: WallService | None = None
         self.cameras: dict[str, CameraRuntime] = {}
         self.users: Users | None = None
         self.logbook: Logbook | None = None
@@ -158,6 +160,7 @@ class Hub:
             ("recording services", self._start_recording_services),
             ("cameras", self._start_cameras),
             ("ptz", self._start_ptz),
+            ("wall", self._start_wall),
             ("http", self._start_http),
         ]
         for name, start in stages:
@@ -400,6 +403,18 @@ class Hub:
             await ptz.async_stop(STAGE_TIMEOUT_S - 0.5)
 
         self._stops.append(("ptz", stop))
+
+    async def _start_wall(self) -> None:
+        wall = WallService(self.config.cameras, self.config.wall.monitors, self.users, self.db)
+        unregister = register_wall_services(
+            self.services, wall, [c.id for c in self.config.cameras]
+        )
+        self.wall = wall
+
+        async def stop() -> None:
+            unregister()
+
+        self._stops.append(("wall", stop))
 
     async def _start_http(self) -> None:
         from cityhub.web.server import HttpServer  # the web edge imports the core, not back

@@ -152,6 +152,13 @@ class PtzSettings:
 
 
 @attrs.frozen
+class WallSettings:
+    """The top-level ``wall:`` section: the declared wall monitors (browser windows by name)."""
+
+    monitors: tuple[str, ...] = ()
+
+
+@attrs.frozen
 class TourStep:
     """One stop of a tour: a preset (token or name) and how long to stay there (seconds)."""
 
@@ -299,6 +306,7 @@ class HubConfig:
     storage: StorageConfig
     recording: RecordingSettings = RecordingSettings()
     ptz: PtzSettings = PtzSettings()
+    wall: WallSettings = WallSettings()
     sites: tuple[Site, ...] = ()
     zones: tuple[Zone, ...] = ()
     emplacements: tuple[Emplacement, ...] = ()

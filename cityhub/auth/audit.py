@@ -70,6 +70,7 @@ AUDITED_SERVICES: Final = (
     "recording.release",
     "recording.export",
     "camera.restart",
+    "wall.*",
 )
 """Services whose calls are audited (``domain.*`` for a whole domain): one list, here."""
 

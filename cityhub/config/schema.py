@@ -434,6 +434,28 @@ PTZ_SCHEMA = vol.Schema(
 """The top-level ``ptz:`` section: timeouts of every PTZ camera unless it says otherwise."""
 
 
+_MONITOR = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}")
+
+
+def monitor_names(value: Any) -> list[str]:
+    """Wall monitor names: each letters, digits, '_', '.', '-' (at most 40), none twice."""
+    names: list[str] = listing(name)(value)
+    for found in names:
+        if not _MONITOR.fullmatch(found):
+            raise Problem(
+                f"{found!r} is not a valid monitor name (letters, digits, '_', '.', '-', "
+                "at most 40, starting with a letter or digit: it goes in the window's address)"
+            )
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise Problem(f"monitor {twice[0]!r} is declared twice")
+    return names
+
+
+WALL_SCHEMA = vol.Schema({vol.Optional("monitors", default=list): monitor_names})
+"""The top-level ``wall:`` section: the monitors automations may push cameras and layouts to."""
+
+
 class Each(vol.Schema):
     """A list whose items are each validated by ``item``, every item's problems reported.
 
@@ -571,6 +593,7 @@ SINGLE_SECTIONS: dict[str, vol.Schema] = {
     "storage": STORAGE_SCHEMA,
     "recording": RECORDING_SCHEMA,
     "ptz": PTZ_SCHEMA,
+    "wall": WALL_SCHEMA,
 }
 """Sections that are one mapping."""
 
@@ -590,6 +613,7 @@ TOP_LEVEL_KEYS = (
     "storage",
     "recording",
     "ptz",
+    "wall",
     "retention_days",
     *LIST_SECTIONS,
     "roles",

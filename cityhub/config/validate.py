@@ -44,6 +44,7 @@ from cityhub.model import (
     Tour,
     TourStep,
     UserConfig,
+    WallSettings,
     Zone,
 )
 from cityhub.redact import redact
@@ -498,6 +499,7 @@ class Checker:
             ),
             recording=recording,
             ptz=ptz,
+            wall=WallSettings(monitors=tuple(_present(self.single["wall"])["monitors"])),
             sites=tuple(Site(id=item["id"], name=item["name"]) for item in self._valid("sites")),
             zones=zones,
             emplacements=tuple(_emplacement(item) for item in self._valid("emplacements")),

@@ -13,10 +13,12 @@ import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
+import voluptuous as vol
 from aiohttp import web
 
 from cityhub.auth.roles import Permission, Role
 from cityhub.db import format_utc
+from cityhub.services import humanize_invalid
 from cityhub.web.auth import context_of, current_user
 from cityhub.web.errors import ApiError, read_json
 from cityhub.web.request import hub_of
@@ -30,6 +32,48 @@ __all__ = ["MAX_LAYOUT_BYTES", "layout_routes"]
 MAX_LAYOUT_BYTES: Final = 64 * 1024
 """The largest layout stored (bytes of JSON): a 49-tile wall with sequences fits many times."""
 SHARING_ROLES: Final = frozenset({Role.ADMIN, Role.SUPERVISOR})
+MAX_TILES: Final = 49
+DWELL_S: Final = (2, 3600)
+"""Seconds a camera sequence shows each camera: the shortest and the longest."""
+
+_CAMERA_ID = vol.All(str, vol.Length(1, 80))
+_SEQUENCE = vol.Schema(
+    {
+        vol.Required("cameras"): vol.All([_CAMERA_ID], vol.Length(1, 100)),
+        vol.Required("dwell"): vol.All(
+            vol.Coerce(float),
+            vol.Range(*DWELL_S, msg=f"a sequence shows each camera {DWELL_S[0]} to {DWELL_S[1]} s"),
+        ),
+    }
+)
+_TILE_OBJECT = vol.Schema(
+    {
+        vol.Optional("camera"): vol.Any(None, _CAMERA_ID),
+        vol.Optional("stream"): vol.Any(None, vol.All(str, vol.Length(1, 40))),
+        vol.Optional("sequence"): _SEQUENCE,
+        vol.Optional("alarm"): bool,
+    },
+    extra=vol.ALLOW_EXTRA,
+)
+
+
+def _tile(value: Any) -> Any:
+    """A tile: null, a camera id, or {camera, stream, sequence: {cameras, dwell}, alarm}."""
+    if isinstance(value, dict):
+        return _TILE_OBJECT(value)
+    if value is None or (isinstance(value, str) and 0 < len(value) <= 80):
+        return value
+    raise vol.Invalid("a tile is null, a camera id, or {camera, stream, sequence, alarm}")
+
+
+LAYOUT_SCHEMA: Final = vol.Schema(
+    {
+        vol.Optional("grid"): vol.All(int, vol.Range(1, MAX_TILES)),
+        vol.Optional("tiles"): vol.All([_tile], vol.Length(max=MAX_TILES)),
+    },
+    extra=vol.ALLOW_EXTRA,
+)
+"""What the hub checks of a layout: its grid, and each tile's camera, sequence and alarm flag."""
 
 
 def _db(request: web.Request) -> Database:
@@ -71,6 +115,10 @@ async def handle_save(request: web.Request) -> web.Response:
         raise ApiError(400, "bad_request", "a layout name has 1 to 80 characters")
     if not isinstance(layout, dict):
         raise ApiError(400, "bad_request", "give the layout as a JSON object in 'layout'")
+    try:
+        LAYOUT_SCHEMA(layout)
+    except vol.Invalid as err:
+        raise ApiError(400, "bad_request", f"layout: {humanize_invalid(err)}") from None
     data = json.dumps(layout, ensure_ascii=False, separators=(",", ":"))
     if len(data.encode()) > MAX_LAYOUT_BYTES:
         raise ApiError(413, "too_large", f"a layout is at most {MAX_LAYOUT_BYTES} bytes")

@@ -39,6 +39,7 @@ from cityhub.web.ptz import ptz_routes
 from cityhub.web.recordings import EXPORT_JOBS_KEY, recording_routes
 from cityhub.web.request import HUB_KEY
 from cityhub.web.routes import Access, Route, RouteTable
+from cityhub.web.wall import wall_routes
 
 if TYPE_CHECKING:
     from cityhub.hub import Hub
@@ -133,6 +134,7 @@ def create_app(hub: Hub) -> web.Application:
     routes.extend(admin_routes())
     routes.extend(layout_routes())
     routes.extend(discovery_routes())
+    routes.extend(wall_routes())
     app[HUB_KEY] = hub
     app[HEALTH_KEY] = HealthReporter(hub)
     app[ROUTES_KEY] = routes

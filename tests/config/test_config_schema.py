@@ -77,7 +77,7 @@ def test_unknown_top_level_key_suggests_a_close_one(write: Write, issues: Issues
     write("cityhub.yaml", "retension_days: 10\n")
     assert issues() == [
         "cityhub.yaml:1: retension_days: unknown key 'retension_days' (allowed: hub, http, "
-        "storage, recording, ptz, retention_days, sites, zones, emplacements, cameras, "
+        "storage, recording, ptz, wall, retention_days, sites, zones, emplacements, cameras, "
         "notifiers, users, roles; "
         "did you mean 'retention_days'?)"
     ]

@@ -256,7 +256,7 @@ def test_five_mistakes_in_two_files(write: Write, tmp_path: Path, load: Load) ->
             4,
             "retension_days",
             "unknown key 'retension_days' (allowed: hub, http, storage, recording, ptz, "
-            "retention_days, sites, zones, emplacements, cameras, notifiers, users, roles; "
+            "wall, retention_days, sites, zones, emplacements, cameras, notifiers, users, roles; "
             "did you mean 'retention_days'?)",
         ),
         ConfigIssue(

@@ -8,6 +8,7 @@ import { mayAdminister } from "./admin.js";
 import { ApiError, SESSION_ENDED, getJson, postJson, setCsrfToken } from "./api.js";
 import "./health.js";
 import { AlarmBadge } from "./logbook.js";
+import { monitorName } from "./monitor.js";
 import "./wall.js";
 import { el } from "./util.js";
 
@@ -148,6 +149,11 @@ class App extends HTMLElement {
     const logbookButton = modes.querySelector("button[data-mode=logbook]");
     if (this.badge) this.badge.stop();
     this.badge = logbookButton ? new AlarmBadge(logbookButton) : null;
+    if (monitorName()) {
+      this.classList.add("monitor-window"); // a wall monitor: the grid alone, see wall.js
+      this.showMode("live");
+      return;
+    }
     const wanted = location.hash.slice(1);
     this.showMode(modes.querySelector(`button[data-mode="${CSS.escape(wanted)}"]`) ? wanted : "live");
   }
@@ -157,6 +163,7 @@ class App extends HTMLElement {
     const tags = { live: "ch-wall", logbook: "ch-logbook", health: "ch-health", admin: "ch-admin" };
     const view = document.createElement(tags[id]);
     view.user = this.me;
+    if (id === "live") view.monitor = monitorName();
     this.view.replaceWith(view);
     this.view = view;
     for (const button of this.modes.querySelectorAll("button.mode")) {
@@ -165,7 +172,7 @@ class App extends HTMLElement {
       if (current) button.setAttribute("aria-current", "page");
       else button.removeAttribute("aria-current");
     }
-    if (location.hash.slice(1) !== id) history.replaceState(null, "", id === "live" ? location.pathname : `#${id}`);
+    if (location.hash.slice(1) !== id && !monitorName()) history.replaceState(null, "", id === "live" ? location.pathname : `#${id}`);
   }
 
   async logout() {

@@ -9,6 +9,7 @@
 
 import { ApiError, getJson, postJson } from "./api.js";
 import { GamepadControl } from "./gamepad.js";
+import { registerKeys } from "./keys.js";
 import { el } from "./util.js";
 
 export const MOVE_EVERY_MS = 150;
@@ -23,6 +24,14 @@ const KEY_DIRECTIONS = {
   ArrowUp: [0, 1],
   ArrowDown: [0, -1],
 };
+
+registerKeys("PTZ (selected tile)", [
+  { label: Object.keys(KEY_DIRECTIONS).map((k) => k.replace("Arrow", "")).join(" "),
+    what: "move while held, stop on release" },
+  { label: "+ -", what: "zoom while held" },
+  { label: "1-9", what: "go to preset 1 to 9" },
+  { label: "H", what: "home position" },
+]);
 
 const clamp = (value) => Math.max(-1, Math.min(1, value));
 
