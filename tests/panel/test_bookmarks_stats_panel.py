@@ -133,7 +133,5 @@ async def test_the_statistics_count_per_zone_over_the_period(
     await tab.fill(".stats-dates input[name=from]", "2026-01-01")
     await tab.fill(".stats-dates input[name=to]", "2026-01-31")
     await tab.dispatch_event(".stats-dates input[name=to]", "change")
-    await tab.wait_for_function(
-        "document.querySelector('.stats-table tr[data-zone=centre] td').textContent === '0'"
-    )
+    await tab.wait_for_selector(".stats-table tr[data-zone=centre] td.num >> nth=0 >> text='0'")
     assert log.errors == []
