@@ -1,17 +1,20 @@
 // <ch-app>: the panel's shell. Asks the hub who is logged in, then shows the login form, the
 // forced password change, or the top bar (modes, user, logout) over the current mode: the live
-// wall, the logbook (with the count of events waiting for acknowledgement on its button) or
-// the health screen. A 401 from any call brings the login form back.
+// wall, playback, the logbook (with the count of events waiting for acknowledgement on its
+// button) or the health screen. The address names the mode ("#logbook", "#playback?cameras=a&t=..."):
+// a link there opens it. A 401 from any call brings the login form back.
 
 import { ApiError, SESSION_ENDED, getJson, postJson, setCsrfToken } from "./api.js";
 import "./health.js";
 import { AlarmBadge } from "./logbook.js";
+import "./playback.js";
+import "./timeline.js";
 import "./wall.js";
 import { el } from "./util.js";
 
 const MODES = [
   ["live", "Live", true],
-  ["playback", "Playback", false],
+  ["playback", "Playback", true],
   ["alarms", "Alarms", false],
   ["logbook", "Logbook", true],
   ["health", "Health", true],
@@ -35,6 +38,7 @@ class App extends HTMLElement {
     window.addEventListener(SESSION_ENDED, () => {
       if (this.me) this.showLogin("Your session has ended; log in again.");
     });
+    window.addEventListener("hashchange", () => this.hashChanged());
   }
 
   async connectedCallback() {
@@ -123,8 +127,10 @@ class App extends HTMLElement {
 
   showShell() {
     const me = this.me;
-    // Viewers have no logbook permission: for them it stays out of reach.
-    const usable = (id, ready) => ready && !(id === "logbook" && me.role === "viewer");
+    // Viewers have no logbook permission: for them it stays out of reach; so does playback
+    // for an account without the playback permission.
+    const usable = (id, ready) => ready && !(id === "logbook" && me.role === "viewer")
+      && !(id === "playback" && !(me.permissions || []).includes("playback"));
     const modes = el("nav", { class: "modes", "aria-label": "Modes" }, MODES.map(([id, label, ready]) =>
       usable(id, ready)
         ? el("button", { type: "button", class: "mode", dataset: { mode: id }, text: label,
@@ -144,13 +150,24 @@ class App extends HTMLElement {
     const logbookButton = modes.querySelector("button[data-mode=logbook]");
     if (this.badge) this.badge.stop();
     this.badge = logbookButton ? new AlarmBadge(logbookButton) : null;
-    const wanted = location.hash.slice(1);
-    this.showMode(modes.querySelector(`button[data-mode="${CSS.escape(wanted)}"]`) ? wanted : "live");
+    this.showMode(this.hashMode());
   }
 
-  /** Switch the main view to mode ``id`` (live, logbook, health). */
+  /** The usable mode the address names ("#playback?cameras=..." names playback), else live. */
+  hashMode() {
+    const wanted = location.hash.slice(1).split("?")[0];
+    return this.modes && this.modes.querySelector(`button[data-mode="${CSS.escape(wanted)}"]`) ? wanted : "live";
+  }
+
+  /** A link changed the address (the logbook's "Footage", L in playback): open what it names. */
+  hashChanged() {
+    if (!this.me || !this.modes || !this.modes.isConnected) return;
+    this.showMode(this.hashMode());
+  }
+
+  /** Switch the main view to mode ``id`` (live, playback, logbook, health). */
   showMode(id) {
-    const tags = { live: "ch-wall", logbook: "ch-logbook", health: "ch-health" };
+    const tags = { live: "ch-wall", playback: "ch-playback", logbook: "ch-logbook", health: "ch-health" };
     const view = document.createElement(tags[id]);
     view.user = this.me;
     this.view.replaceWith(view);
@@ -161,7 +178,10 @@ class App extends HTMLElement {
       if (current) button.setAttribute("aria-current", "page");
       else button.removeAttribute("aria-current");
     }
-    if (location.hash.slice(1) !== id) history.replaceState(null, "", id === "live" ? location.pathname : `#${id}`);
+    // Playback keeps its cameras and instant in the address ("#playback?cameras=...&t=...").
+    if (location.hash.slice(1).split("?")[0] !== id || id === "live") {
+      history.replaceState(null, "", id === "live" ? location.pathname : `#${id}`);
+    }
   }
 
   async logout() {

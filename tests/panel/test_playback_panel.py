@@ -1,0 +1,304 @@
+"""The playback mode in real Chromium against a hub that really records virtual cameras.
+
+The cameras run in live mode: each frame carries its capture time (UTC ms) burnt in as a band
+of black and white cells (``cityhub_virtual.clock``), which the page reads back from the
+<video> with ``/static/js/clock.js``. So the tests check the frame on screen against the
+instant the panel displays, not only the panel against itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import itertools
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import av
+import pytest
+
+from cityhub.api import CameraState
+from cityhub.auth.roles import Role
+from cityhub.hub import Hub
+from cityhub.media.recording import EVENT_SEGMENT_CLOSED
+from cityhub.testing.api import TEST_PASSWORD, ApiClient, add_account
+from cityhub.testing.hub import HubFactory, wait_for_state
+from cityhub_virtual.clock import decode_clock
+
+LIVE = {"mode": "live", "width": 320, "height": 180, "fps": 25, "gop": 25, "sub_stream": False}
+FRAME_MS = 40
+CAPTURE_SLACK_MS = 250
+"""Between the clock burnt into a frame and the instant the hub files it under: the camera's
+encoding and the recorder's time stamping of a run (anchored on its first keyframe)."""
+
+READ_CLOCK_JS = """async (selector) => {
+  const { bandRect, readClock, unwrapClock } = await import('/static/js/clock.js');
+  const video = document.querySelector(selector);
+  const w = video.videoWidth, h = video.videoHeight;
+  if (!w || !h) return null;
+  const [x, y, bw, bh] = bandRect(w, h);
+  const canvas = document.createElement('canvas');
+  canvas.width = bw;
+  canvas.height = bh;
+  const context = canvas.getContext('2d', { willReadFrequently: true });
+  context.drawImage(video, x, y, bw, bh, 0, 0, bw, bh);
+  const value = readClock(context.getImageData(0, 0, bw, bh), w, h);
+  return value === null ? null : unwrapClock(value, Date.now());
+}"""
+
+SHOWN_MS_JS = "() => Number(document.querySelector('.pb-clock').dataset.ms)"
+
+
+def iso(ms: float) -> str:
+    return (
+        datetime.fromtimestamp(ms / 1000, UTC)
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z")
+    )
+
+
+async def wait_segments(closed: list[dict[str, Any]], count: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while len(closed) < count:
+        assert time.monotonic() < deadline, f"not {count} segments recorded in {timeout} s"
+        await asyncio.sleep(0.1)
+
+
+async def log_in(tab: Any, log: Any, hub: Hub, user: str) -> None:
+    assert hub.http_url is not None
+    log.allow_refusal("/api/auth/me")
+    await tab.goto(hub.http_url + "/")
+    await tab.fill("input[name=user]", user)
+    await tab.fill("input[name=password]", TEST_PASSWORD)
+    await tab.click("button[type=submit]")
+    await tab.wait_for_selector("header.topbar")
+
+
+async def open_playback(tab: Any, hub: Hub, cameras: str, instant_ms: float) -> None:
+    """Follow a playback link as a bookmark or the logbook would."""
+    await tab.evaluate(
+        "(hash) => { location.hash = hash; }", f"#playback?cameras={cameras}&t={iso(instant_ms)}"
+    )
+    await tab.wait_for_selector("button.mode[data-mode=playback][aria-current=page]")
+
+
+async def shown_ms(tab: Any) -> float:
+    return float(await tab.evaluate(SHOWN_MS_JS))
+
+
+async def frame_ms(tab: Any, selector: str) -> float:
+    value = await tab.evaluate(READ_CLOCK_JS, selector)
+    assert value is not None, "the clock burnt into the frame could not be read"
+    return float(value)
+
+
+STATE_JS = """() => [...document.querySelectorAll('.pb-tile')].map((t) => {
+  const v = t.querySelector('video');
+  const b = [];
+  for (let i = 0; i < v.buffered.length; i++) b.push([v.buffered.start(i), v.buffered.end(i)]);
+  return { camera: t.dataset.camera, state: t.dataset.state, message: t.innerText,
+    clock: document.querySelector('.pb-clock').dataset.ms, readyState: v.readyState,
+    currentTime: v.currentTime, paused: v.paused, seeking: v.seeking, buffered: b,
+    error: v.error && v.error.message,
+    line: document.querySelector('.pb-message-line').textContent };
+})"""
+
+
+async def describe(tab: Any) -> str:
+    """What the playback view is doing, for a failure's message."""
+    return repr(await tab.evaluate(STATE_JS))
+
+
+async def settle(tab: Any, near_ms: float, within_ms: float = FRAME_MS) -> float:
+    """Wait until the paused view shows a frame within ``within_ms`` of ``near_ms``."""
+    try:
+        await wait_settled(tab, near_ms, within_ms)
+    except Exception as err:
+        raise AssertionError(f"not settled near {near_ms}: {await describe(tab)}") from err
+    return await shown_ms(tab)
+
+
+async def wait_settled(tab: Any, near_ms: float, within_ms: float) -> None:
+    await tab.wait_for_function(
+        f"() => {{ const c = document.querySelector('.pb-clock');"
+        f" return c && Math.abs(Number(c.dataset.ms) - {near_ms}) <= {within_ms}"
+        f" && document.querySelector('.pb-tile[data-state=playing] video')"
+        f" && document.querySelector('.pb-tile video').readyState >= 2"
+        f" && !document.querySelector('.pb-tile video').seeking; }}"
+    )
+
+
+async def recorded_frames(
+    hub: Hub, camera: str, start_ms: float, end_ms: float
+) -> dict[int, float]:
+    """The hub's own truth, decoded here: burnt-in capture time -> instant the hub filed it at.
+
+    The playback stream is fetched as the panel does; each frame's instant is the stream's
+    X-First-Frame-Ms plus the frame's media time.
+    """
+    assert hub.http_url is not None
+    async with ApiClient(hub.http_url) as api:
+        await api.login("j.martin")
+        url = f"{hub.http_url}/api/cameras/{camera}/recording?from={iso(start_ms)}&to={iso(end_ms)}"
+        async with api.session.get(url) as response:
+            assert response.status == 200
+            origin = float(response.headers["X-First-Frame-Ms"])
+            data = await response.read()
+
+    def decode() -> dict[int, float]:
+        frames: dict[int, float] = {}
+        with av.open(io.BytesIO(data), "r", format="mp4") as container:
+            for frame in container.decode(video=0):
+                assert frame.time is not None
+                burnt = decode_clock(frame.to_image(), int(start_ms))
+                if burnt is not None:
+                    frames[burnt] = origin + frame.time * 1000
+        return frames
+
+    return await asyncio.to_thread(decode)
+
+
+async def assert_frame_is_the_instant_shown(
+    tab: Any, truth: dict[int, float], selector: str = ".pb-tile video"
+) -> None:
+    """The frame on screen is the one the hub filed at the instant the clock displays.
+
+    The capture time burnt into the frame names the frame; the hub's own remux (``truth``)
+    says which instant it is filed at. The burnt time itself is also within a few frames of
+    it (what separates them is the camera's encoding and the recorder's time stamping).
+    """
+    for _ in range(20):  # the frame after a seek may take a moment to be presented
+        shown = await shown_ms(tab)
+        burnt = int(await frame_ms(tab, selector))
+        if burnt in truth and abs(truth[burnt] - shown) <= 1:
+            break
+        await asyncio.sleep(0.1)
+    assert burnt in truth, f"the frame shown ({burnt}) is not in the recording"
+    assert truth[burnt] == pytest.approx(shown, abs=1), (burnt, truth[burnt], shown)
+    assert abs(burnt - shown) <= CAPTURE_SLACK_MS, (burnt, shown, burnt - shown)
+
+
+@pytest.fixture
+async def gap_hub(
+    cityhub_config: Callable[..., Path], cityhub_hub: HubFactory
+) -> tuple[Hub, list[dict[str, Any]]]:
+    """A hub that recorded 'mairie', lost it for a few seconds, then recorded it again."""
+    config: dict[str, Any] = {
+        "http": {"host": "127.0.0.1", "port": 0},
+        "recording": {"segment_seconds": 2},
+        "zones": [{"id": "centre", "name": "Centre-ville"}],
+        "cameras": [{"id": "mairie", "name": "Mairie", "driver": "virtual", "zone": "centre",
+                     "options": LIVE}],
+    }  # fmt: skip
+    hub = await cityhub_hub(cityhub_config(config))
+    closed: list[dict[str, Any]] = []
+    hub.bus.subscribe(EVENT_SEGMENT_CLOSED, lambda e: closed.append(dict(e.data)))
+    await add_account(hub, "j.martin", Role.OPERATOR)
+    await wait_for_state(hub, "mairie", CameraState.ONLINE, timeout=30)
+    await wait_segments(closed, 3)
+    await hub.cameras["mairie"].async_stop(10)
+    await asyncio.sleep(3)
+    before = len(closed)
+    hub.cameras["mairie"].async_start()
+    await wait_for_state(hub, "mairie", CameraState.ONLINE, timeout=30)
+    await wait_segments(closed, before + 2)
+    return hub, closed
+
+
+async def test_one_camera_plays_at_the_instant_shown_with_its_gap_speed_and_frame_step(
+    gap_hub: tuple[Hub, list[dict[str, Any]]], page: tuple[Any, Any]
+) -> None:
+    hub, closed = gap_hub
+    tab, log = page
+    first_ms = closed[0]["start_ms"]
+    await log_in(tab, log, hub, "j.martin")
+    start = first_ms + 1020
+    truth = await recorded_frames(hub, "mairie", first_ms, closed[-1]["end_ms"])
+    await open_playback(tab, hub, "mairie", start)
+
+    # (a) Opened at a known instant: paused on the frame at or just before it.
+    shown = await settle(tab, start)
+    assert start - FRAME_MS < shown <= start
+    await assert_frame_is_the_instant_shown(tab, truth)
+    clock = tab.locator(".pb-clock")
+    assert (await clock.get_attribute("title") or "").startswith("UTC 20")
+    assert "UTC+0" in (await clock.inner_text())  # Europe/Paris, with its offset
+
+    # Play: the video advances and the clock follows the frames; pause: they agree.
+    video = tab.locator(".pb-tile video")
+    before = float(await video.evaluate("(v) => v.currentTime"))
+    await tab.keyboard.press("Space")
+    await tab.wait_for_function(
+        f"() => document.querySelector('.pb-tile video').currentTime > {before + 1.0}"
+    )
+    await tab.keyboard.press("Space")
+    await tab.wait_for_function("() => document.querySelector('.pb-tile video').paused")
+    await asyncio.sleep(0.2)
+    assert await shown_ms(tab) > start + 900
+    await assert_frame_is_the_instant_shown(tab, truth)
+
+    # (c) Frame step while paused: exactly one frame each way.
+    here = await shown_ms(tab)
+    await tab.keyboard.press(".")
+    after = await settle(tab, here + FRAME_MS, 1)
+    assert after == pytest.approx(here + FRAME_MS, abs=1)
+    await assert_frame_is_the_instant_shown(tab, truth)
+    await tab.keyboard.press(",")
+    assert await settle(tab, here, 1) == pytest.approx(here, abs=1)
+
+    # (b) The gap where the camera was stopped is on the timeline; a click after it seeks there.
+    for _ in range(14):  # zoom in around the cursor: a day down to a few minutes
+        await tab.keyboard.press("+")
+    gaps = tab.locator(".tl-lane[data-camera=mairie] .tl-gap")
+    await gaps.first.wait_for()
+    spans = [
+        (
+            float(await g.get_attribute("data-start") or 0),
+            float(await g.get_attribute("data-end") or 0),
+        )
+        for g in await gaps.all()
+    ]
+    # Before the hub started there was nothing either: the gap is the one after the first footage.
+    gap_start, gap_end = next(g for g in spans if g[0] > first_ms)
+    stopped = next(c for c, n in itertools.pairwise(closed) if n["start_ms"] - c["end_ms"] > 1500)
+    assert gap_start == pytest.approx(stopped["end_ms"], abs=50)
+    assert 2500 < gap_end - gap_start < 15000
+    target = gap_end + 1500
+    x = await tab.evaluate("(ms) => document.querySelector('ch-timeline').clientXOf(ms)", target)
+    box = await tab.locator(".tl-lane[data-camera=mairie]").bounding_box()
+    await tab.mouse.click(x, box["y"] + box["height"] / 2)
+    precision = await tab.evaluate(
+        "() => { const t = document.querySelector('ch-timeline');"
+        " return (t.view.end - t.view.start) / t.area.getBoundingClientRect().width; }"
+    )
+    shown = await settle(tab, target, precision + FRAME_MS)
+    await assert_frame_is_the_instant_shown(tab, truth)
+    # Inside the gap: "No recording".
+    x = await tab.evaluate(
+        "(ms) => document.querySelector('ch-timeline').clientXOf(ms)", (gap_start + gap_end) / 2
+    )
+    await tab.mouse.click(x, box["y"] + box["height"] / 2)
+    await tab.wait_for_selector(".pb-tile[data-state=gap] .pb-message:text('No recording')")
+
+    # (c) 4x: the clock and the frames advance four times as fast as the wall clock.
+    await tab.mouse.click(
+        await tab.evaluate(
+            "(ms) => document.querySelector('ch-timeline').clientXOf(ms)", first_ms + 500
+        ),
+        box["y"] + box["height"] / 2,
+    )
+    await settle(tab, first_ms + 500, precision + FRAME_MS)
+    await tab.select_option("select[name=speed]", "4")
+    begin = await shown_ms(tab)
+    began = time.monotonic()
+    await tab.keyboard.press("Space")
+    await asyncio.sleep(1.5)
+    advanced = await shown_ms(tab) - begin
+    elapsed = time.monotonic() - began
+    await tab.keyboard.press("Space")
+    rate = advanced / 1000 / elapsed
+    assert 3.0 < rate < 4.5, (advanced, elapsed)
+    assert log.errors == [], "\n".join(log.errors + [str(c) for c in closed])
