@@ -16,11 +16,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import av
 import pytest
 
-from cityhub.api import CameraState
+from cityhub.api import CameraState, Context
 from cityhub.auth.roles import Role
 from cityhub.hub import Hub
 from cityhub.media.recording import EVENT_SEGMENT_CLOSED
@@ -129,6 +130,22 @@ async def wait_settled(tab: Any, near_ms: float, within_ms: float) -> None:
         f" && document.querySelector('.pb-tile video').readyState >= 2"
         f" && !document.querySelector('.pb-tile video').seeking; }}"
     )
+
+
+async def still(tab: Any) -> float:
+    """Wait until playback is paused and the clock stays put; the instant it shows."""
+    await tab.wait_for_function(
+        "() => [...document.querySelectorAll('.pb-tile video')]"
+        ".every((v) => v.paused && !v.seeking)"
+    )
+    shown = await shown_ms(tab)
+    for _ in range(50):
+        await asyncio.sleep(0.2)
+        now = await shown_ms(tab)
+        if now == shown:
+            return shown
+        shown = now
+    raise AssertionError(f"the clock does not settle: {await describe(tab)}")
 
 
 async def recorded_frames(
@@ -302,3 +319,158 @@ async def test_one_camera_plays_at_the_instant_shown_with_its_gap_speed_and_fram
     rate = advanced / 1000 / elapsed
     assert 3.0 < rate < 4.5, (advanced, elapsed)
     assert log.errors == [], "\n".join(log.errors + [str(c) for c in closed])
+
+
+@pytest.fixture
+async def two_cameras(
+    cityhub_config: Callable[..., Path], cityhub_hub: HubFactory
+) -> tuple[Hub, dict[str, list[dict[str, Any]]]]:
+    """A hub that has recorded two cameras for a few seconds; an operator and a viewer."""
+    config: dict[str, Any] = {
+        "http": {"host": "127.0.0.1", "port": 0},
+        "recording": {"segment_seconds": 2},
+        "zones": [{"id": "centre", "name": "Centre-ville"}, {"id": "gare", "name": "Gare"}],
+        "cameras": [
+            {"id": "mairie", "name": "Mairie", "driver": "virtual", "zone": "centre",
+             "options": LIVE},
+            {"id": "quai-1", "name": "Quai 1", "driver": "virtual", "zone": "gare",
+             "options": LIVE},
+        ],
+    }  # fmt: skip
+    hub = await cityhub_hub(cityhub_config(config))
+    closed: dict[str, list[dict[str, Any]]] = {"mairie": [], "quai-1": []}
+    hub.bus.subscribe(
+        EVENT_SEGMENT_CLOSED, lambda e: closed[e.data["camera_id"]].append(dict(e.data))
+    )
+    await add_account(hub, "j.martin", Role.OPERATOR)
+    await add_account(hub, "v.durand", Role.VIEWER)
+    for camera in closed:
+        await wait_for_state(hub, camera, CameraState.ONLINE, timeout=30)
+    for segments in closed.values():
+        await wait_segments(segments, 3)
+    return hub, closed
+
+
+TILES_JS = """async () => {
+  const { bandRect, readClock, unwrapClock } = await import('/static/js/clock.js');
+  return [...document.querySelectorAll('.pb-tile')].map((tile) => {
+    const video = tile.querySelector('video');
+    const w = video.videoWidth, h = video.videoHeight;
+    const [x, y, bw, bh] = bandRect(w, h);
+    const canvas = document.createElement('canvas');
+    canvas.width = bw;
+    canvas.height = bh;
+    const context = canvas.getContext('2d', { willReadFrequently: true });
+    context.drawImage(video, x, y, bw, bh, 0, 0, bw, bh);
+    const value = readClock(context.getImageData(0, 0, bw, bh), w, h);
+    const shown = Number(tile.querySelector('.pb-tile-clock').dataset.ms);
+    return { camera: tile.dataset.camera, shown,
+      burnt: value === null ? null : unwrapClock(value, Date.now()) };
+  });
+}"""
+
+
+async def test_an_event_s_footage_link_opens_two_cameras_that_play_in_sync_and_a_viewer_is_refused(
+    two_cameras: tuple[Hub, dict[str, list[dict[str, Any]]]],
+    page: tuple[Any, Any],
+    second_page: tuple[Any, Any],
+) -> None:
+    hub, closed = two_cameras
+    tab, log = page
+    hub.bus.async_fire("camera.motion", {"camera_id": "mairie", "active": True}, Context())
+    await asyncio.sleep(0)
+    assert hub.logbook is not None
+    deadline = time.monotonic() + 10
+    while not (entries := await hub.logbook.entries(event_types=["camera.motion"])):
+        assert time.monotonic() < deadline, "the motion event did not reach the logbook"
+        await asyncio.sleep(0.1)
+    event_ms = entries[0].time.timestamp() * 1000
+
+    # (e) The logbook's "Footage" link opens playback of the camera 10 s before the event.
+    await log_in(tab, log, hub, "j.martin")
+    await tab.click("button.mode[data-mode=logbook]")
+    link = tab.locator(".log-event[data-type='camera.motion'] a.log-footage")
+    await link.click()
+    await tab.wait_for_selector("button.mode[data-mode=playback][aria-current=page]")
+    await tab.wait_for_selector(".pb-tile[data-camera=mairie]")
+    await tab.wait_for_function(
+        f"() => Math.abs(Number(document.querySelector('.pb-clock').dataset.ms)"
+        f" - {event_ms - 10_000}) < 1"
+    )
+    assert "cameras=mairie" in await tab.evaluate("location.hash")
+
+    # (d) A second camera joins; played, both catch up with their footage and stay in sync.
+    await tab.check("input[name=camera][value='quai-1']")
+    await tab.wait_for_selector(".pb-tile[data-camera='quai-1']")
+    assert "cameras=mairie,quai-1" in await tab.evaluate("location.hash")
+    # "Go to time" (local time) a little before either camera recorded: "No recording" on both.
+    first = min(segments[0]["start_ms"] for segments in closed.values())
+    before = datetime.fromtimestamp(first / 1000 - 2.5, ZoneInfo("Europe/Paris"))
+    await tab.fill("input[name=go-to-time]", before.strftime("%d/%m/%Y %H:%M:%S"))
+    await tab.press("input[name=go-to-time]", "Enter")
+    await tab.wait_for_function(
+        f"() => Number(document.querySelector('.pb-clock').dataset.ms)"
+        f" === {before.replace(microsecond=0).timestamp() * 1000}"
+    )
+    await tab.wait_for_function(
+        "() => document.querySelectorAll('.pb-tile[data-state=gap]').length === 2"
+    )
+    await tab.locator("body").click(position={"x": 5, "y": 5})  # the keys go to the page again
+    await tab.select_option("select[name=speed]", "2")
+    await tab.keyboard.press("Space")
+    try:
+        await tab.wait_for_function(
+            "() => document.querySelectorAll('.pb-tile[data-state=playing]').length === 2"
+            " && [...document.querySelectorAll('.pb-tile video')].every((v) => !v.paused)",
+            timeout=30_000,
+        )
+    except Exception as err:
+        raise AssertionError(f"not both playing: {await describe(tab)}") from err
+    await tab.select_option("select[name=speed]", "1")
+    await asyncio.sleep(1.5)
+    for _ in range(3):
+        tiles = await tab.evaluate(TILES_JS)
+        assert [t["camera"] for t in tiles] == ["mairie", "quai-1"]
+        assert all(t["burnt"] is not None for t in tiles), tiles
+        assert abs(tiles[0]["shown"] - tiles[1]["shown"]) <= 250, tiles
+        assert abs(tiles[0]["burnt"] - tiles[1]["burnt"]) <= 250, tiles
+        await asyncio.sleep(0.5)
+    await tab.keyboard.press("Space")
+    here = await still(tab)
+
+    # Range: [ and ] mark its ends at the cursor; the timeline shows it with its length.
+    await tab.keyboard.press("[")
+    await tab.keyboard.press("ArrowUp")
+    await tab.keyboard.press("ArrowUp")
+    await tab.keyboard.press("]")
+    info = tab.locator(".tl-range-info")
+    await tab.wait_for_function("() => document.querySelector('.tl-range-info').dataset.end")
+    assert float(await info.get_attribute("data-start") or 0) == pytest.approx(here, abs=1)
+    end = float(await info.get_attribute("data-end") or 0)
+    assert end - here == pytest.approx(2000, abs=FRAME_MS + 1)
+    assert "(2.0 s)" in await info.inner_text() or "(1.9 s)" in await info.inner_text()
+    await tab.wait_for_selector(".tl-selection:not([hidden])")
+    # L goes back to live.
+    await tab.keyboard.press("l")
+    await tab.wait_for_selector("button.mode[data-mode=live][aria-current=page]")
+    assert log.errors == []
+
+    # (f) A viewer has no playback: no mode button, a link falls back to live, the API refuses.
+    viewer, viewer_log = second_page
+    start, end = iso(closed["mairie"][0]["start_ms"]), iso(closed["mairie"][1]["end_ms"])
+    timeline = f"/api/cameras/mairie/timeline?from={start}&to={end}"
+    recording = f"/api/cameras/mairie/recording?from={start}&to={end}"
+    viewer_log.allow_refusal(timeline, 403)
+    viewer_log.allow_refusal(recording, 403)
+    await log_in(viewer, viewer_log, hub, "v.durand")
+    assert await viewer.locator("button.mode[data-mode=playback]").count() == 0
+    assert await viewer.locator(".mode.later[data-mode=playback]").count() == 1
+    await viewer.evaluate("() => { location.hash = '#playback?cameras=mairie'; }")
+    await viewer.wait_for_selector("button.mode[data-mode=live][aria-current=page]")
+    assert await viewer.locator("ch-playback").count() == 0
+    statuses = await viewer.evaluate(
+        "(paths) => Promise.all(paths.map((p) => fetch(p).then((r) => r.status)))",
+        [timeline, recording],
+    )
+    assert statuses == [403, 403]
+    assert viewer_log.errors == []
