@@ -474,3 +474,110 @@ async def test_an_event_s_footage_link_opens_two_cameras_that_play_in_sync_and_a
     )
     assert statuses == [403, 403]
     assert viewer_log.errors == []
+
+
+LOGIC_JS = """async () => {
+  const tl = await import('/static/js/timeline.js');
+  const pb = await import('/static/js/playback.js');
+  const at = (iso) => Date.parse(iso);
+  const strip = (ticks) => ticks.map((t) => ({ iso: new Date(t.ms).toISOString(), x: t.x,
+    label: t.label, offsetChanged: t.offsetChanged }));
+  const box = (type, body) => {
+    const bytes = new Uint8Array(8 + body.length);
+    new DataView(bytes.buffer).setUint32(0, bytes.length);
+    for (let i = 0; i < 4; i++) bytes[4 + i] = type.charCodeAt(i);
+    bytes.set(body, 8);
+    return bytes;
+  };
+  const join = (...parts) => {
+    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    let at = 0;
+    for (const p of parts) { out.set(p, at); at += p.length; }
+    return out;
+  };
+  const avcC = box('avcC', new Uint8Array([1, 0x64, 0x00, 0x1f, 0xff]));
+  const init = join(box('ftyp', new Uint8Array(8)), box('moov', box('trak', avcC)));
+  return {
+    autumn: strip(tl.ticks(at('2026-10-24T23:00:00Z'), at('2026-10-25T04:00:00Z'), 1000)),
+    spring: strip(tl.ticks(at('2026-03-29T00:00:00Z'), at('2026-03-29T02:00:00Z'), 1000)),
+    week: strip(tl.ticks(at('2026-10-22T00:00:00Z'), at('2026-10-29T00:00:00Z'), 400)),
+    repeated: new Date(tl.parseLocalTime('25/10/2026 02:30', 'Europe/Paris')).toISOString(),
+    afterChange: new Date(tl.parseLocalTime('2026-10-25 03:30:15', 'Europe/Paris')).toISOString(),
+    iso: new Date(tl.parseLocalTime('2026-10-25T03:30:00+01:00')).toISOString(),
+    unreadable: tl.parseLocalTime('tomorrow'),
+    clock: tl.formatLocal(at('2026-10-25T01:30:00.040Z'), 'Europe/Paris', { millis: true }),
+    offset: tl.offsetLabel(tl.zonedParts(at('2026-10-25T01:30:00Z'), 'Europe/Paris').offset),
+    durations: [tl.formatDuration(12345), tl.formatDuration(63000), tl.formatDuration(7440000)],
+    tooNarrow: tl.zoomView({ start: 0, end: 60000 }, 0.5, 30000),
+    tooWide: tl.zoomView({ start: 0, end: 86400000 }, 100, 0),
+    zoomed: tl.zoomView({ start: 0, end: 600000 }, 0.5, 150000),
+    panned: tl.panView({ start: 0, end: 600000 }, -1000),
+    range: tl.orderedRange(5000, 2000),
+    empty: tl.orderedRange(5000, 5000),
+    hash: pb.parseHash('#playback?cameras=mairie,quai-1,mairie&t=2026-10-25T01:30:00.000Z'),
+    spaced: pb.parseHash('#playback?cameras=a&t=2026-10-25T02:30:00.000 01:00'),
+    made: pb.playbackHash(['mairie', 'quai-1'], at('2026-10-25T01:30:00Z')),
+    codec: pb.codecOf(init),
+    partial: pb.codecOf(init.subarray(0, init.length - 3)),
+    notMp4: pb.codecOf(new TextEncoder().encode('<!doctype html><html>')),
+    media: [pb.instantOf(1000.5, 2.04), pb.mediaTimeOf(1000.5, 3040.5)],
+  };
+}"""
+
+
+async def test_timeline_and_playback_logic(
+    cityhub_config: Callable[..., Path], cityhub_hub: HubFactory, page: tuple[Any, Any]
+) -> None:
+    hub = await cityhub_hub(cityhub_config({"http": {"host": "127.0.0.1", "port": 0}}))
+    assert hub.http_url is not None
+    tab, log = page
+    log.allow_refusal("/api/auth/me")
+    await tab.goto(hub.http_url + "/")
+    found = await tab.evaluate(LOGIC_JS)
+
+    # The autumn change (03:00 CEST -> 02:00 CET at 01:00 UTC): every half hour of UTC gets a
+    # tick, evenly spaced; local 02:00 and 02:30 come twice, the second time with the new offset.
+    autumn = found["autumn"]
+    assert [t["label"] for t in autumn] == [
+        "01:00", "01:30", "02:00", "02:30", "02:00 UTC+01:00", "02:30", "03:00", "03:30",
+        "04:00", "04:30", "05:00",
+    ]  # fmt: skip
+    assert [t["iso"][11:16] for t in autumn] == [
+        f"{h:02d}:{m:02d}" for h in (23, 0, 1, 2, 3) for m in (0, 30)
+    ] + ["04:00"]
+    assert {round(b["x"] - a["x"], 6) for a, b in itertools.pairwise(autumn)} == {100.0}
+    assert [t["offsetChanged"] for t in autumn].count(True) == 1
+    # The spring change (02:00 CET -> 03:00 CEST at 01:00 UTC): no 02:xx, no hole in the bar.
+    spring = found["spring"]
+    assert [t["label"] for t in spring][:8] == [
+        "01:00", "01:10", "01:20", "01:30", "01:40", "01:50", "03:00 UTC+02:00", "03:10",
+    ]  # fmt: skip
+    assert len(spring) == 13
+    assert {round(b["x"] - a["x"], 6) for a, b in itertools.pairwise(spring)} == {83.333333}
+    # A week: one tick per local midnight; the day with 25 hours is wider by an hour.
+    week = found["week"]
+    assert [t["label"] for t in week][:5] == ["23/10", "24/10", "25/10", "26/10 UTC+01:00", "27/10"]
+    widths = [round(b["x"] - a["x"], 3) for a, b in itertools.pairwise(week)]
+    assert widths[2] == pytest.approx(widths[1] * 25 / 24, abs=0.01)
+
+    assert found["repeated"] == "2026-10-25T00:30:00.000Z"  # the first 02:30 of the night
+    assert found["afterChange"] == "2026-10-25T02:30:15.000Z"
+    assert found["iso"] == "2026-10-25T02:30:00.000Z"
+    assert found["unreadable"] is None
+    assert found["clock"] == "25/10/2026 02:30:00.040"
+    assert found["offset"] == "UTC+01:00"
+    assert found["durations"] == ["12.3 s", "1 min 03 s", "2 h 04 min"]
+    assert found["tooNarrow"] == {"start": 0, "end": 60000}  # one minute at least
+    assert found["tooWide"]["end"] - found["tooWide"]["start"] == 7 * 86400000  # a week at most
+    assert found["zoomed"] == {"start": 75000, "end": 375000}  # the anchor stays put
+    assert found["panned"] == {"start": -1000, "end": 599000}
+    assert found["range"] == {"start": 2000, "end": 5000}
+    assert found["empty"] is None
+    assert found["hash"] == {"cameras": ["mairie", "quai-1"], "t": 1792891800000}
+    assert found["spaced"]["t"] == 1792891800000
+    assert found["made"] == "#playback?cameras=mairie,quai-1&t=2026-10-25T01:30:00.000Z"
+    assert found["codec"] == {"ready": True, "mime": 'video/mp4; codecs="avc1.64001F"'}
+    assert found["partial"] == {"ready": False}
+    assert found["notMp4"] is None
+    assert found["media"] == [3040.5, 2.04]
+    assert log.errors == []
