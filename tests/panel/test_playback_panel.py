@@ -279,7 +279,14 @@ async def test_one_camera_plays_at_the_instant_shown_with_its_gap_speed_and_fram
         for g in await gaps.all()
     ]
     # Before the hub started there was nothing either: the gap is the one after the first footage.
-    gap_start, gap_end = next(g for g in spans if g[0] > first_ms)
+    later = [g for g in spans if g[0] > first_ms]
+    assert later, (
+        spans,
+        first_ms,
+        await describe(tab),
+        await tab.evaluate("() => document.querySelector('ch-timeline').view"),
+    )
+    gap_start, gap_end = later[0]
     stopped = next(c for c, n in itertools.pairwise(closed) if n["start_ms"] - c["end_ms"] > 1500)
     assert gap_start == pytest.approx(stopped["end_ms"], abs=50)
     assert 2500 < gap_end - gap_start < 15000
@@ -386,6 +393,19 @@ async def test_an_event_s_footage_link_opens_two_cameras_that_play_in_sync_and_a
         await asyncio.sleep(0.1)
     event_ms = entries[0].time.timestamp() * 1000
 
+    first_mairie = closed["mairie"][0]
+    assert hub.http_url is not None
+    async with ApiClient(hub.http_url) as api:
+        await api.login("j.martin")
+        hold = {
+            "cameras": ["mairie"],
+            "start": iso(first_mairie["start_ms"]),
+            "end": iso(first_mairie["end_ms"]),
+            "reference": "MC 2026-311",
+            "reason": "rixe",
+        }
+        await api.post_json("/api/holds", hold)
+
     # (e) The logbook's "Footage" link opens playback of the camera 10 s before the event.
     await log_in(tab, log, hub, "j.martin")
     await tab.click("button.mode[data-mode=logbook]")
@@ -398,6 +418,10 @@ async def test_an_event_s_footage_link_opens_two_cameras_that_play_in_sync_and_a
         f" - {event_ms - 10_000}) < 1"
     )
     assert "cameras=mairie" in await tab.evaluate("location.hash")
+    # The event is a red mark on the camera's bar, the hold a ribbon.
+    lane = tab.locator(".tl-lane[data-camera=mairie]")
+    await lane.locator(".tl-event[data-kind=alarm][data-type='camera.motion']").wait_for()
+    await lane.locator(".tl-hold[title*='MC 2026-311']").wait_for()
 
     # (d) A second camera joins; played, both catch up with their footage and stay in sync.
     await tab.check("input[name=camera][value='quai-1']")
@@ -435,6 +459,30 @@ async def test_an_event_s_footage_link_opens_two_cameras_that_play_in_sync_and_a
         assert abs(tiles[0]["shown"] - tiles[1]["shown"]) <= 250, tiles
         assert abs(tiles[0]["burnt"] - tiles[1]["burnt"]) <= 250, tiles
         await asyncio.sleep(0.5)
+
+    # Out of sync, a camera keeps its own time: 3 s back for the others leaves it ahead,
+    # with its own cursor on its bar; back in sync, it joins them.
+    quai_sync = tab.locator(".pb-tile[data-camera='quai-1'] input[name=sync]")
+    await quai_sync.uncheck()
+    for _ in range(3):
+        await tab.keyboard.press("ArrowDown")
+    try:
+        await tab.wait_for_function(
+            "() => { const c = [...document.querySelectorAll('.pb-tile-clock')]"
+            ".map((e) => Number(e.dataset.ms)); return c[1] - c[0] > 2500; }"
+        )
+    except Exception as err:
+        raise AssertionError(f"no 3 s apart: {await describe(tab)}") from err
+    await tab.locator(".tl-lane[data-camera='quai-1'] .tl-own-cursor:not([hidden])").wait_for()
+    await quai_sync.check()
+    await tab.wait_for_function(
+        "() => { const c = [...document.querySelectorAll('.pb-tile-clock')]"
+        ".map((e) => Number(e.dataset.ms)); return Math.abs(c[0] - c[1]) <= 250; }"
+    )
+    await tab.locator(".pb-play").click()  # Space on the focused button must not click it too
+    here = await still(tab)
+    await tab.keyboard.press("Space")
+    await tab.wait_for_function("() => !document.querySelector('.pb-tile video').paused")
     await tab.keyboard.press("Space")
     here = await still(tab)
 
@@ -450,6 +498,42 @@ async def test_an_event_s_footage_link_opens_two_cameras_that_play_in_sync_and_a
     assert end - here == pytest.approx(2000, abs=FRAME_MS + 1)
     assert "(2.0 s)" in await info.inner_text() or "(1.9 s)" in await info.inner_text()
     await tab.wait_for_selector(".tl-selection:not([hidden])")
+
+    # On the bar: shift-drag selects, a drag pans, the wheel zooms.
+    for _ in range(14):
+        await tab.keyboard.press("+")
+    box = await tab.locator(".tl-lane[data-camera=mairie]").bounding_box()
+    y = box["y"] + box["height"] / 2
+    left, right = box["x"] + box["width"] * 0.3, box["x"] + box["width"] * 0.6
+    at = "(x) => document.querySelector('ch-timeline').instantAt(x)"
+    expected = (await tab.evaluate(at, left), await tab.evaluate(at, right))
+    await tab.keyboard.down("Shift")
+    await tab.mouse.move(left, y)
+    await tab.mouse.down()
+    await tab.mouse.move((left + right) / 2, y, steps=4)
+    await tab.mouse.move(right, y, steps=4)
+    await tab.mouse.up()
+    await tab.keyboard.up("Shift")
+    assert float(await info.get_attribute("data-start") or 0) == expected[0]
+    assert float(await info.get_attribute("data-end") or 0) == expected[1]
+    view = (
+        "() => { const v = document.querySelector('ch-timeline').view; return [v.start, v.end]; }"
+    )
+    before = await tab.evaluate(view)
+    await tab.mouse.move(right, y)
+    await tab.mouse.down()
+    await tab.mouse.move(left, y, steps=5)
+    await tab.mouse.up()
+    after = await tab.evaluate(view)
+    span = before[1] - before[0]
+    assert after[1] - after[0] == span
+    assert after[0] - before[0] == pytest.approx(span * 0.3, rel=0.02)  # dragged left: later
+    await tab.mouse.move(left, y)
+    await tab.mouse.wheel(0, 120)
+    await tab.wait_for_function(
+        f"() => {{ const v = document.querySelector('ch-timeline').view;"
+        f" return Math.abs(v.end - v.start - {span * 1.5}) <= 2; }}"
+    )
     # L goes back to live.
     await tab.keyboard.press("l")
     await tab.wait_for_selector("button.mode[data-mode=live][aria-current=page]")

@@ -19,7 +19,7 @@
 import { ApiError, getJson } from "./api.js";
 import { kindOf } from "./logbook.js";
 import {
-  DEFAULT_TIME_ZONE, HOUR, MINUTE, SECOND, formatLocal, offsetLabel, viewAround, zonedParts,
+  DAY, DEFAULT_TIME_ZONE, HOUR, MINUTE, SECOND, formatLocal, offsetLabel, viewAround, zonedParts,
 } from "./timeline.js";
 import { el } from "./util.js";
 
@@ -371,7 +371,9 @@ class PlaybackTile {
     const onFrame = (now, metadata) => {
       if (this.closed) return;
       const origin = this.footage.origin;
-      if (origin !== null) {
+      // A frame presented before a seek may be reported after it: it is no longer on screen.
+      const current = !this.video.seeking && Math.abs(metadata.mediaTime - this.video.currentTime) < 0.5;
+      if (origin !== null && current) {
         this.frameInstant = instantOf(origin, metadata.mediaTime);
         this.frameAt = now;
         this.owner.framePresented(this);
@@ -379,6 +381,12 @@ class PlaybackTile {
       this.video.requestVideoFrameCallback(onFrame);
     };
     this.video.requestVideoFrameCallback(onFrame);
+  }
+
+  /** Before a seek to ``instant``: unless that is the frame on screen, the clock tells until the next. */
+  forgetFrame(instant) {
+    const shown = this.frameInstant;
+    if (shown !== null && (instant < shown || instant >= shown + 1000 / this.fps)) this.frameInstant = null;
   }
 
   /** The UTC ms where the video stands now (its playhead), or null. */
@@ -442,6 +450,10 @@ export class Playback extends HTMLElement {
     this.timer = null;
     this.refreshTimer = null;
     this.onKey = (event) => this.key(event);
+    // Space on a focused button would click it as well when released: the key is ours here.
+    this.onKeyUp = (event) => {
+      if (event.key === " " && event.target && event.target.tagName === "BUTTON") event.preventDefault();
+    };
     this.onHash = null;
   }
 
@@ -471,7 +483,10 @@ export class Playback extends HTMLElement {
     this.grid = el("div", { class: "pb-grid" });
     this.playButton = el("button", { type: "button", class: "pb-play", text: "Play", title: "Play / pause (Space)",
       onclick: () => this.togglePlay() });
-    this.speedSelect = el("select", { name: "speed", "aria-label": "Speed", onchange: () => this.setRate(Number(this.speedSelect.value)) },
+    this.speedSelect = el("select", { name: "speed", "aria-label": "Speed", onchange: () => {
+      this.setRate(Number(this.speedSelect.value));
+      this.speedSelect.blur(); // Space plays again, instead of opening the list
+    } },
       SPEEDS.map((s) => el("option", { value: String(s), text: `${s}×`, selected: s === 1 })));
     this.clockEl = el("time", { class: "pb-clock", role: "timer" });
     this.messageEl = el("p", { class: "pb-message-line", role: "alert" });
@@ -482,7 +497,11 @@ export class Playback extends HTMLElement {
       KEYS.map(([key, what]) => [el("dt", {}, el("kbd", { text: key })), el("dd", { text: what })]));
     this.legend.hidden = true;
     this.timeline = document.createElement("ch-timeline");
-    this.timeline.addEventListener("ch-seek", (e) => this.seek(e.detail.instant));
+    this.timeline.addEventListener("ch-seek", (e) => {
+      // A click on the bar of a camera out of sync moves that camera alone.
+      const own = this.tiles.find((t) => t.camera.id === e.detail.camera && !t.synced);
+      this.seek(e.detail.instant, own || null);
+    });
     this.timeline.addEventListener("ch-view", () => this.scheduleTimeline());
     this.timeline.addEventListener("ch-range", (e) => this.rangeChanged(e.detail));
     const bar = el("div", { class: "pb-controls" },
@@ -505,11 +524,13 @@ export class Playback extends HTMLElement {
       el("section", { class: "pb-main" }, this.grid, this.messageEl, bar, this.legend, this.timeline),
     );
     document.addEventListener("keydown", this.onKey);
+    document.addEventListener("keyup", this.onKeyUp);
     this.start();
   }
 
   disconnectedCallback() {
     document.removeEventListener("keydown", this.onKey);
+    document.removeEventListener("keyup", this.onKeyUp);
     clearInterval(this.timer);
     clearInterval(this.refreshTimer);
     clearTimeout(this.timelineSoon);
@@ -540,9 +561,12 @@ export class Playback extends HTMLElement {
     const known = wanted.cameras.filter((id) => this.cameras.has(id));
     const unknown = wanted.cameras.filter((id) => !this.cameras.has(id));
     if (unknown.length) this.say(`Not in your zones or unknown: ${unknown.join(", ")}.`);
-    const instant = wanted.t ?? Date.now() - 5 * MINUTE;
+    const now = Date.now();
+    const instant = wanted.t ?? now - 5 * MINUTE;
     this.setClock(instant);
-    this.timeline.setView(viewAround(this.timeline.view, instant, 0.75), false);
+    // The last 24 hours, unless the instant asked for lies before them.
+    const lastDay = { start: now - DAY + 10 * MINUTE, end: now + 10 * MINUTE };
+    this.timeline.setView(instant >= lastDay.start ? lastDay : viewAround(lastDay, instant), false);
     this.renderPicker(known);
     this.setCameras(known);
     this.timer = setInterval(() => this.control(), CONTROL_MS);
@@ -719,10 +743,13 @@ export class Playback extends HTMLElement {
       this.setClock(instant); // footage loading: the clock waits for it
     }
     if (unknown) this.refreshSoon();
-    for (const tile of this.tiles.filter((t) => !t.synced)) {
+    for (const tile of this.tiles) {
+      if (tile.synced) continue;
       this.drive(tile);
       const own = tile.playhead;
       if (own !== null) this.extendIfNeeded(tile, own);
+      this.timeline.setRowCursor(tile.camera.id, own);
+      if (own !== null && tile.state !== "playing") tile.show("playing");
     }
     this.showClock();
   }
@@ -785,12 +812,14 @@ export class Playback extends HTMLElement {
   /** Move every synced tile (or only ``only``) to ``instant``. */
   seek(instant, only = null) {
     if (only && !only.synced) {
+      only.forgetFrame(instant);
       only.seek(instant);
       return;
     }
     this.setClock(instant);
     for (const tile of this.tiles) {
       if (!tile.synced) continue;
+      tile.forgetFrame(instant);
       if (tile.coverageAt(instant) === "gap") {
         tile.show("gap");
         continue;
@@ -854,7 +883,10 @@ export class Playback extends HTMLElement {
   setSynced(tile, synced) {
     tile.synced = synced;
     tile.node.classList.toggle("unsynced", !synced);
-    if (synced) tile.seek(this.instant);
+    if (synced) {
+      this.timeline.setRowCursor(tile.camera.id, null);
+      tile.seek(this.instant);
+    }
     if (tile === this.leader) this.leader = null;
   }
 

@@ -6,7 +6,8 @@
 // milliseconds; local time appears only in labels, computed from UTC instants, so a DST change
 // neither jumps nor doubles an hour of the bar.
 //
-// It tells the page what the operator did with events on itself: "ch-seek" {instant},
+// It tells the page what the operator did with events on itself: "ch-seek" {instant, camera
+// (the bar clicked, or null)},
 // "ch-view" {start, end} and "ch-range" {start, end} (null when cleared).
 
 import { el } from "./util.js";
@@ -208,7 +209,8 @@ export class Timeline extends HTMLElement {
     this.timeZone = DEFAULT_TIME_ZONE;
     const now = Date.now();
     this.view = { start: now - DEFAULT_SPAN_MS + HOUR, end: now + HOUR };
-    this.rows = []; // [{id, name, recordings, gaps, events, holds, cursor}] with UTC ms
+    this.rows = []; // [{id, name, recordings, gaps, events, holds, until}] with UTC ms
+    this.rowCursors = new Map(); // camera id -> its own instant, for a camera out of sync
     this.cursor = null;
     this.selection = null;
     this.selecting = false; // the "Select" tool: a plain drag selects instead of panning
@@ -286,10 +288,14 @@ export class Timeline extends HTMLElement {
     if (tell) this.dispatchEvent(new CustomEvent("ch-view", { detail: { ...this.view } }));
   }
 
-  zoom(factor, anchor) {
-    const around = anchor ?? (this.cursor !== null && this.cursor >= this.view.start && this.cursor <= this.view.end
-      ? this.cursor : (this.view.start + this.view.end) / 2);
-    this.setView(zoomView(this.view, factor, around));
+  /** Zoom by ``factor`` (>1 zooms out) around the cursor, brought away from the edges. */
+  zoom(factor) {
+    const cursor = this.cursor;
+    const shown = cursor !== null && cursor >= this.view.start && cursor <= this.view.end;
+    let view = zoomView(this.view, factor, shown ? cursor : (this.view.start + this.view.end) / 2);
+    const share = shown ? (cursor - view.start) / (view.end - view.start) : 0.5;
+    if (share < 0.1 || share > 0.9) view = viewAround(view, cursor);
+    this.setView(view);
   }
 
   setRows(rows) {
@@ -355,6 +361,7 @@ export class Timeline extends HTMLElement {
       view: { ...this.view },
       select: this.selecting || event.shiftKey,
       moved: false,
+      target: event.target,
     };
   }
 
@@ -377,7 +384,10 @@ export class Timeline extends HTMLElement {
     this.drag = null;
     if (!drag) return;
     if (!drag.moved) {
-      this.dispatchEvent(new CustomEvent("ch-seek", { detail: { instant: this.instantAt(event.clientX) } }));
+      const lane = drag.target && drag.target.closest ? drag.target.closest(".tl-lane") : null;
+      this.dispatchEvent(new CustomEvent("ch-seek", {
+        detail: { instant: this.instantAt(event.clientX), camera: lane ? lane.dataset.camera : null },
+      }));
     } else if (drag.select) {
       this.setSelection(orderedRange(drag.instant, this.instantAt(event.clientX)));
     } else {
@@ -437,8 +447,28 @@ export class Timeline extends HTMLElement {
       add("tl-event", e.time, e.time, { dataset: { kind: e.kind, type: e.type, ms: String(e.time) },
         title: `${e.label} ${formatLocal(e.time, this.timeZone)}` });
     }
-    if (row.cursor !== undefined && row.cursor !== null) add("tl-own-cursor", row.cursor, row.cursor);
+    const own = add("tl-own-cursor", this.view.start, this.view.start);
+    this.placeRowCursor(lane, own, this.rowCursors.get(row.id) ?? null);
     return lane;
+  }
+
+  /** Show camera ``id``'s own instant on its bar (a camera out of sync), or hide it (null). */
+  setRowCursor(id, instant) {
+    if (instant === null) this.rowCursors.delete(id);
+    else this.rowCursors.set(id, instant);
+    if (!this.built) return;
+    const lane = [...this.lanes.children].find((node) => node.dataset.camera === id);
+    if (lane) this.placeRowCursor(lane, lane.querySelector(".tl-own-cursor"), instant);
+  }
+
+  placeRowCursor(lane, node, instant) {
+    if (!node) return;
+    const shown = instant !== null && instant >= this.view.start && instant <= this.view.end;
+    node.hidden = !shown;
+    if (shown) {
+      node.style.left = percent((instant - this.view.start) / this.span);
+      node.dataset.ms = String(instant);
+    }
   }
 
   placeCursor() {
