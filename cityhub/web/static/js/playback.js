@@ -34,6 +34,7 @@ const CONTROL_MS = 100;
 const TIMELINE_REFRESH_MS = 10000;
 const RETRY_NO_FOOTAGE_MS = 5000;
 const DEFAULT_FPS = 25;
+const LIVE_EDGE_MS = 3000; // footage this recent may still be on its way to the disk
 const SEEK_INTO_FRAME_S = 0.001; // land inside the wanted frame, not on the edge of the one before
 
 const KEYS = [
@@ -255,7 +256,8 @@ export class Footage {
       }
       session.reading = false;
       // The hub sent what it had: the window ends with its last frame (more may come later).
-      const last = this.video.buffered.length ? instantOf(session.origin, this.video.buffered.end(this.video.buffered.length - 1)) : null;
+      const buffered = this.video.buffered;
+      const last = buffered.length ? instantOf(session.origin, buffered.end(buffered.length - 1)) : null;
       if (last !== null) session.until = Math.min(session.until, Math.max(last, from + 1));
       this.onState("loaded");
     } catch (err) {
@@ -306,8 +308,18 @@ export class Footage {
         }
       }
       await new Promise((resolve, reject) => {
-        buffer.addEventListener("updateend", resolve, { once: true });
-        buffer.addEventListener("error", () => reject(new Error("the footage could not be decoded")), { once: true });
+        const done = () => {
+          buffer.removeEventListener("updateend", done);
+          buffer.removeEventListener("error", failed);
+          resolve();
+        };
+        const failed = () => {
+          buffer.removeEventListener("updateend", done);
+          buffer.removeEventListener("error", failed);
+          reject(new Error("the footage could not be decoded"));
+        };
+        buffer.addEventListener("updateend", done);
+        buffer.addEventListener("error", failed);
       });
       this.trim(session, BEHIND_S);
     };
@@ -348,7 +360,8 @@ class PlaybackTile {
     this.frameAt = 0; // performance.now() when it was presented
     this.fps = (camera.streams && camera.streams[0] && camera.streams[0].fps) || DEFAULT_FPS;
     this.coverage = null; // {from, to, recordings} from the timeline
-    this.state = "loading";
+    this.state = null; // playing, loading, gap or failed, once known
+    this.detail = null;
     this.pendingSeek = null;
     this.video = el("video", { class: "pb-video", muted: true, playsinline: true });
     this.video.muted = true;
@@ -372,7 +385,7 @@ class PlaybackTile {
       if (this.closed) return;
       const origin = this.footage.origin;
       // A frame presented before a seek may be reported after it: it is no longer on screen.
-      const current = !this.video.seeking && Math.abs(metadata.mediaTime - this.video.currentTime) < 0.5;
+      const current = Math.abs(metadata.mediaTime - this.video.currentTime) < 0.5;
       if (origin !== null && current) {
         this.frameInstant = instantOf(origin, metadata.mediaTime);
         this.frameAt = now;
@@ -396,10 +409,14 @@ class PlaybackTile {
     return instantOf(origin, this.video.currentTime);
   }
 
-  /** "recorded", "gap" or "unknown" for instant ``ms`` according to the timeline. */
+  /**
+   * "recorded", "gap" or "unknown" for instant ``ms`` according to the timeline. The last
+   * seconds before the timeline was read count as unknown: the recorder may not have written
+   * their fragments yet.
+   */
   coverageAt(ms) {
     const c = this.coverage;
-    if (!c || ms < c.from || ms >= c.to) return "unknown";
+    if (!c || ms < c.from || ms >= c.to - LIVE_EDGE_MS) return "unknown";
     return c.recordings.some((r) => r.start <= ms && ms < r.end) ? "recorded" : "gap";
   }
 
@@ -409,7 +426,9 @@ class PlaybackTile {
   }
 
   show(state, detail) {
+    if (state === this.state && detail === this.detail) return;
     this.state = state;
+    this.detail = detail;
     this.node.dataset.state = state;
     const messages = { gap: "No recording", loading: "Loading…", failed: detail || "Cannot play" };
     this.messageEl.textContent = messages[state] || "";
@@ -706,7 +725,7 @@ export class Playback extends HTMLElement {
     let unknown = false;
     for (const tile of this.tiles.filter((t) => t.synced)) {
       const state = this.placeTile(tile, instant);
-      if (state === "loading") waiting = true;
+      if (state === "loading" || state === "unknown") waiting = true;
       if (state === "unknown") unknown = true;
       if (state !== "playing") continue;
       if (tile.pendingSeek !== null) {
@@ -804,9 +823,7 @@ export class Playback extends HTMLElement {
   extendIfNeeded(tile, instant) {
     const end = tile.footage.bufferedEnd(instant);
     if (end === null || end - instant > EXTEND_BEFORE_S * 1000) return;
-    // Near the recording's live edge the last fragments are still being written: wait for them.
-    const known = tile.coverage ? tile.coverage.to : 0;
-    if (tile.coverageAt(end + SECOND) === "recorded" && end < known - 3 * SECOND) tile.footage.extend();
+    if (tile.coverageAt(end + SECOND) === "recorded") tile.footage.extend();
   }
 
   /** Move every synced tile (or only ``only``) to ``instant``. */
