@@ -262,6 +262,15 @@ export class Timeline extends HTMLElement {
       this.drag = null;
     });
     this.append(this.toolbar, el("div", { class: "tl-body" }, this.names, this.area));
+    // The ticks depend on the width: draw them again when it changes.
+    let width = 0;
+    new ResizeObserver(() => {
+      const now = Math.round(this.area.getBoundingClientRect().width);
+      if (now !== width) {
+        width = now;
+        this.render();
+      }
+    }).observe(this.area);
   }
 
   get span() {
