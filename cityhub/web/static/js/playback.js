@@ -513,7 +513,7 @@ export class Playback extends HTMLElement {
       title: "Select a range on the timeline first", onclick: () => this.openExport() });
     const mayExport = (this.user.permissions || []).includes("export");
     this.legend = el("dl", { class: "pb-legend", "aria-label": "Keyboard shortcuts" },
-      KEYS.map(([key, what]) => [el("dt", {}, el("kbd", { text: key })), el("dd", { text: what })]));
+      KEYS.flatMap(([key, what]) => [el("dt", {}, el("kbd", { text: key })), el("dd", { text: what })]));
     this.legend.hidden = true;
     this.timeline = document.createElement("ch-timeline");
     this.timeline.addEventListener("ch-seek", (e) => {
