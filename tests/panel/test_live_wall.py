@@ -128,8 +128,8 @@ async def test_log_in_open_four_tiles_all_play_and_the_wall_survives_a_reload(
     await tab.wait_for_selector(".topbar .user-name:text('j.martin')")
     assert await tab.text_content(".user-role") == "operator"
     # Later modes are labelled as such, not dead buttons.
-    assert await tab.locator(".modes button").count() == 3  # live, logbook, health
-    assert await tab.locator(".mode.later").count() == 3
+    assert await tab.locator(".modes button").count() == 4  # live, playback, logbook, health
+    assert await tab.locator(".mode.later").count() == 2  # alarms, admin
     # The tree: zone -> emplacement -> camera.
     tree = await tab.inner_text(".tree")
     for text in ("Centre-ville", "Place de la mairie", "Mairie", "Gare", "Quai 1"):
