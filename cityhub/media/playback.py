@@ -194,15 +194,23 @@ class Playback:
         )
 
     async def stream(
-        self, camera_id: str, stream: str, start: datetime, end: datetime
+        self,
+        camera_id: str,
+        stream: str,
+        start: datetime,
+        end: datetime,
+        *,
+        on_first: Callable[[Fraction], None] | None = None,
     ) -> AsyncGenerator[bytes, None]:
         """Fragmented MP4 of [start, end]: the init segment, then one fragment per GOP.
 
         It starts at the keyframe at or before ``start`` and raises :class:`NoFootageError`
-        before yielding anything when there is no footage in the range.
+        before yielding anything when there is no footage in the range. ``on_first`` is called
+        (from a worker thread) with the UTC instant in ms of the first frame, media time 0,
+        before the init segment is yielded.
         """
         segments = await self.segments(camera_id, stream, start, end)
-        chunks = self._fmp4_chunks(segments, to_ms(start), to_ms(end))
+        chunks = self._fmp4_chunks(segments, to_ms(start), to_ms(end), on_first)
         try:
             while True:
                 chunk = await asyncio.to_thread(next, chunks, None)
@@ -247,7 +255,11 @@ class Playback:
     # --- blocking work, in worker threads ---------------------------------------------------
 
     def _fmp4_chunks(
-        self, segments: Sequence[Segment], start_ms: int, end_ms: int
+        self,
+        segments: Sequence[Segment],
+        start_ms: int,
+        end_ms: int,
+        on_first: Callable[[Fraction], None] | None = None,
     ) -> Generator[bytes, None, None]:
         """The fMP4 bytes of the range, one chunk per muxer flush."""
         sink = _ChunkSink()
@@ -256,6 +268,8 @@ class Playback:
             first = next(frames, None)
             if first is None:
                 raise NoFootageError(_no_footage(segments, start_ms, end_ms))
+            if on_first is not None:
+                on_first(first.pts_ms)
             output = stack.enter_context(
                 av.open(sink, "w", format="mp4", options={"movflags": FMP4_MOVFLAGS})
             )

@@ -21,6 +21,7 @@ import time
 import zipfile
 from collections.abc import Callable
 from datetime import datetime
+from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -47,6 +48,7 @@ __all__ = [
     "EVENT_PLAYBACK_STARTED",
     "EVENT_PLAYBACK_STOPPED",
     "EXPORT_JOBS_KEY",
+    "FIRST_FRAME_HEADER",
     "ExportJob",
     "recording_routes",
 ]
@@ -56,6 +58,9 @@ _LOGGER = logging.getLogger(__name__)
 EVENT_PLAYBACK_STARTED: Final = "playback.started"
 EVENT_PLAYBACK_STOPPED: Final = "playback.stopped"
 EVENT_EXPORT_DOWNLOADED: Final = "export.downloaded"
+FIRST_FRAME_HEADER: Final = "X-First-Frame-Ms"
+"""Header of a playback stream: the UTC instant of its first frame (media time 0), in ms since
+the POSIX epoch with up to three decimals: the instant of media time ``t`` is this plus ``t``."""
 MAX_PLAYBACK_S: Final = 24 * 3600
 """Longest range one playback request streams (seconds): a day; the panel asks piece by piece."""
 MAX_EXPORT_S: Final = 24 * 3600
@@ -128,7 +133,8 @@ async def handle_playback(request: web.Request) -> web.StreamResponse:
     stream = request.query.get("stream", DEFAULT_STREAM)
     if hub.playback is None:
         raise ApiError(409, "no_recording", "recording is not running on this hub")
-    chunks = hub.playback.stream(camera.id, stream, start, end)
+    origins: list[Fraction] = []
+    chunks = hub.playback.stream(camera.id, stream, start, end, on_first=origins.append)
     try:
         first = await anext(chunks)
     except (StopAsyncIteration, NoFootageError) as err:
@@ -143,7 +149,10 @@ async def handle_playback(request: web.Request) -> web.StreamResponse:
             "end": end.isoformat(), "client_address": request.remote}  # fmt: skip
     bus.async_fire(EVENT_PLAYBACK_STARTED, data, context)
     began, sent = time.monotonic(), 0
-    response = web.StreamResponse(headers={"Content-Type": "video/mp4"})
+    headers = {"Content-Type": "video/mp4", "Cache-Control": "no-store"}
+    if origins:
+        headers[FIRST_FRAME_HEADER] = f"{float(origins[0]):.3f}".rstrip("0").rstrip(".")
+    response = web.StreamResponse(headers=headers)
     try:
         await response.prepare(request)
         await response.write(first)
@@ -534,7 +543,9 @@ def recording_routes() -> list[Route]:
         Route(
             "GET", "/api/cameras/{camera_id}/recording", handle_playback,
             "Footage of a camera as fragmented MP4 (?from=&to=&stream=), remuxed, never "
-            "transcoded", permission=Permission.PLAYBACK, tag="recordings",
+            "transcoded, from the keyframe at or before 'from'; the X-First-Frame-Ms header "
+            "gives the UTC instant (ms since the epoch) of media time 0",
+            permission=Permission.PLAYBACK, tag="recordings",
         ),
         Route("GET", "/api/holds", handle_holds,
               "Active holds in the user's scope, with the segments and bytes each keeps from "

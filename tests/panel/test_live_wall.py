@@ -128,8 +128,8 @@ async def test_log_in_open_four_tiles_all_play_and_the_wall_survives_a_reload(
     await tab.wait_for_selector(".topbar .user-name:text('j.martin')")
     assert await tab.text_content(".user-role") == "operator"
     # Later modes are labelled as such, not dead buttons.
-    assert await tab.locator(".modes button").count() == 3  # live, logbook, health
-    assert await tab.locator(".mode.later").count() == 2  # playback, alarms; no admin at all
+    assert await tab.locator(".modes button").count() == 4  # live, playback, logbook, health
+    assert await tab.locator(".mode.later").count() == 1  # alarms; no admin at all
     assert await tab.locator(".mode[data-mode=admin]").count() == 0
     # The tree: zone -> emplacement -> camera.
     tree = await tab.inner_text(".tree")

@@ -198,3 +198,30 @@ async def test_the_health_report_shows_scope_gaps_and_the_retention_forecast(
     assert storage["forecast_short"] is False
     assert storage["level"] == "ok"
     assert report["alarms"] == {"unacknowledged": 0}
+
+
+async def test_the_playback_stream_says_the_instant_of_its_first_frame(
+    recorded: tuple[Hub, datetime, datetime], tmp_path: Path
+) -> None:
+    hub, start, end = recorded
+    assert hub.http_url is not None
+    start_ms = round(start.timestamp() * 1000)
+    async with ApiClient(hub.http_url) as api:
+        await api.login("j.martin")
+        # From a segment's start: its first frame, a keyframe, is media time 0.
+        url = f"{hub.http_url}/api/cameras/mairie/recording?{span(start, end)}"
+        async with api.session.get(url) as response:
+            assert response.status == 200
+            assert float(response.headers["X-First-Frame-Ms"]) == start_ms
+            await response.read()
+        # From 500 ms in: the keyframe before it (one every 12 frames at 25 fps, 480 ms).
+        later = start + timedelta(milliseconds=500)
+        url = f"{hub.http_url}/api/cameras/mairie/recording?{span(later, end)}"
+        async with api.session.get(url) as response:
+            assert response.status == 200
+            first_ms = float(response.headers["X-First-Frame-Ms"])
+            (tmp_path / "later.mp4").write_bytes(await response.read())
+    assert first_ms == pytest.approx(start_ms + 480, abs=1)
+    probe = ffprobe(tmp_path / "later.mp4")
+    # Media time 0 is that frame: the file lasts from it to the end of the range.
+    assert probe.duration == pytest.approx((end - start).total_seconds() - 0.48, abs=0.1)

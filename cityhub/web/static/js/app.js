@@ -38,6 +38,7 @@ class App extends HTMLElement {
     window.addEventListener(SESSION_ENDED, () => {
       if (this.me) this.showLogin("Your session has ended; log in again.");
     });
+    window.addEventListener("hashchange", () => this.hashChanged());
   }
 
   async connectedCallback() {
@@ -126,9 +127,11 @@ class App extends HTMLElement {
 
   showShell() {
     const me = this.me;
-    // Viewers have no logbook permission: for them it stays out of reach. The admin mode is
-    // for those who manage accounts or read the audit log: others do not see it at all.
-    const usable = (id, ready) => ready && !(id === "logbook" && me.role === "viewer");
+    // Viewers have no logbook permission: for them it stays out of reach; so does playback
+    // for an account without the playback permission. The admin mode is for those who manage
+    // accounts or read the audit log: others do not see it at all.
+    const usable = (id, ready) => ready && !(id === "logbook" && me.role === "viewer")
+      && !(id === "playback" && !(me.permissions || []).includes("playback"));
     const shown = MODES.filter(([id]) => id !== "admin" || mayAdminister(me));
     const modes = el("nav", { class: "modes", "aria-label": "Modes" }, shown.map(([id, label, ready]) =>
       usable(id, ready)
@@ -154,13 +157,25 @@ class App extends HTMLElement {
       this.showMode("live");
       return;
     }
-    const wanted = location.hash.slice(1);
-    this.showMode(modes.querySelector(`button[data-mode="${CSS.escape(wanted)}"]`) ? wanted : "live");
+    this.showMode(this.hashMode());
   }
 
-  /** Switch the main view to mode ``id`` (live, logbook, health, admin). */
+  /** The usable mode the address names ("#playback?cameras=..." names playback), else live. */
+  hashMode() {
+    const wanted = location.hash.slice(1).split("?")[0];
+    return this.modes && this.modes.querySelector(`button[data-mode="${CSS.escape(wanted)}"]`) ? wanted : "live";
+  }
+
+  /** A link changed the address (the logbook's "Footage", L in playback): open what it names. */
+  hashChanged() {
+    if (!this.me || !this.modes || !this.modes.isConnected || monitorName()) return;
+    this.showMode(this.hashMode());
+  }
+
+  /** Switch the main view to mode ``id`` (live, playback, logbook, health, admin). */
   showMode(id) {
-    const tags = { live: "ch-wall", logbook: "ch-logbook", health: "ch-health", admin: "ch-admin" };
+    const tags = { live: "ch-wall", playback: "ch-playback", logbook: "ch-logbook", health: "ch-health",
+      admin: "ch-admin" };
     const view = document.createElement(tags[id]);
     view.user = this.me;
     if (id === "live") view.monitor = monitorName();
@@ -172,7 +187,11 @@ class App extends HTMLElement {
       if (current) button.setAttribute("aria-current", "page");
       else button.removeAttribute("aria-current");
     }
-    if (location.hash.slice(1) !== id && !monitorName()) history.replaceState(null, "", id === "live" ? location.pathname : `#${id}`);
+    // Playback keeps its cameras and instant in the address ("#playback?cameras=...&t=...");
+    // a monitor window keeps "#monitor=NAME".
+    if (!monitorName() && (location.hash.slice(1).split("?")[0] !== id || id === "live")) {
+      history.replaceState(null, "", id === "live" ? location.pathname : `#${id}`);
+    }
   }
 
   async logout() {

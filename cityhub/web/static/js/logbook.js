@@ -2,7 +2,8 @@
 // coloured by kind, live (the list loads from /api/logbook/events, then the hub pushes each new
 // event over the /api/logbook/live WebSocket); filters by zone, camera, type and "waiting for
 // acknowledgement"; acknowledgement with a comment and a "false alarm" box; operators' notes
-// (add, list, correct by a later note); the CSV export of what the filters show; the bookmarks
+// (add, list, correct by a later note); the CSV export of what the filters show; a "Footage"
+// link on each camera's event opens playback just before it (for those who may); the bookmarks
 // and the statistics per zone (bookmarks.js, stats.js) in folding sections. AlarmBadge
 // puts the count of events waiting for acknowledgement on the mode's button.
 
@@ -42,6 +43,13 @@ export function kindOf(type) {
 }
 
 const labelOf = (type) => TYPE_LABELS[type] || type;
+const FOOTAGE_BEFORE_MS = 10000; // the "Footage" link opens playback this long before the event
+
+/** The playback address of ``cameraId`` a little before the event at ``iso`` (see playback.js). */
+export function footageHref(cameraId, iso) {
+  const at = new Date(new Date(iso).getTime() - FOOTAGE_BEFORE_MS).toISOString();
+  return `#playback?cameras=${encodeURIComponent(cameraId)}&t=${at}`;
+}
 
 /** Day and time in the browser's time zone, e.g. "22/11 14:02:07". */
 function stamp(iso) {
@@ -294,6 +302,10 @@ export class Logbook extends HTMLElement {
     el("span", { class: "log-type", text: labelOf(event.event_type) }),
     el("span", { class: "log-camera", text: camera ? camera.name : event.camera_id || "Hub" }),
     el("span", { class: "log-data", text: summary(event.data) }));
+    if (event.camera_id && camera && (this.user?.permissions || []).includes("playback")) {
+      item.append(el("a", { class: "log-footage", href: footageHref(event.camera_id, event.time),
+        title: "Play this camera's recording from 10 s before the event", text: "Footage" }));
+    }
     const ack = event.acknowledged;
     if (ack) {
       item.append(el("div", { class: "log-ack-done" },
