@@ -558,11 +558,14 @@ async def test_an_event_s_footage_link_opens_two_cameras_that_play_in_sync_and_a
         f"() => {{ const v = document.querySelector('ch-timeline').view;"
         f" return Math.abs(v.end - v.start - {span * 1.5}) <= 2; }}"
     )
-    # ? shows the keys; L goes back to live.
+    # ? shows the panel's keys, playback's among them.
     await tab.keyboard.press("?")
-    legend = tab.locator(".pb-legend:not([hidden])")
-    await legend.locator("kbd:text-is('Space')").wait_for()
-    assert "frame" in await legend.inner_text()
+    group = tab.locator("ch-help .help-group[data-group=Playback]")
+    await group.locator("kbd:text-is('Space')").wait_for()
+    assert "frame" in await group.inner_text()
+    await tab.keyboard.press("Escape")
+    await tab.locator("ch-help").wait_for(state="detached")
+    # L goes back to live.
     await tab.keyboard.press("l")
     await tab.wait_for_selector("button.mode[data-mode=live][aria-current=page]")
     assert log.errors == [], (refusals, closed)

@@ -1,7 +1,9 @@
 // <ch-app>: the panel's shell. Asks the hub who is logged in, then shows the login form, the
 // forced password change, or the top bar (modes, user, logout) over the current mode: the live
-// wall, the logbook (with the count of events waiting for acknowledgement on its button), the
-// health screen or the admin mode (users, audit, holds), shown only to those who may use it.
+// wall, playback, the logbook (with the count of events waiting for acknowledgement on its
+// button), the health screen or the admin mode (users, audit, holds), each shown only to those
+// who may use it. The address names the mode ("#logbook", "#playback?cameras=a&t=..."): a link
+// there opens it; a window opened at "#monitor=NAME" is a wall monitor (the grid alone).
 // A 401 from any call brings the login form back.
 
 import { mayAdminister } from "./admin.js";
@@ -9,12 +11,14 @@ import { ApiError, SESSION_ENDED, getJson, postJson, setCsrfToken } from "./api.
 import "./health.js";
 import { AlarmBadge } from "./logbook.js";
 import { monitorName } from "./monitor.js";
+import "./playback.js";
+import "./timeline.js";
 import "./wall.js";
 import { el } from "./util.js";
 
 const MODES = [
   ["live", "Live", true],
-  ["playback", "Playback", false],
+  ["playback", "Playback", true],
   ["alarms", "Alarms", false],
   ["logbook", "Logbook", true],
   ["health", "Health", true],

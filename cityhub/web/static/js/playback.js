@@ -17,6 +17,7 @@
 // The view is in the hash: #playback?cameras=a,b&t=2026-10-25T01:30:00.000Z.
 
 import { ApiError, getJson } from "./api.js";
+import { registerKeys } from "./keys.js";
 import { kindOf } from "./logbook.js";
 import {
   DAY, DEFAULT_TIME_ZONE, HOUR, MINUTE, SECOND, formatLocal, offsetLabel, viewAround, zonedParts,
@@ -40,8 +41,10 @@ const SEEK_INTO_FRAME_S = 0.001; // land inside the wanted frame, not on the edg
 const KEYS = [
   ["Space", "play / pause"], [", .", "one frame back / forward (paused)"], ["← →", "10 s back / forward"],
   ["↑ ↓", "1 s forward / back"], ["[ ]", "range start / end at the cursor"], ["+ −", "zoom the timeline"],
-  ["L", "back to live"], ["?", "show / hide this legend"],
+  ["L", "back to live"],
 ];
+// The help overlay (?) lists them with every other module's.
+registerKeys("Playback", KEYS.map(([label, what]) => ({ label, what })));
 
 /** The cameras and instant of a "#playback?cameras=a,b&t=ISO" hash: {cameras, t (ms or null)}. */
 export function parseHash(hash) {
@@ -955,7 +958,6 @@ export class Playback extends HTMLElement {
       "-": () => this.timeline.zoom(1.5),
       l: () => this.backToLive(),
       L: () => this.backToLive(),
-      "?": () => { this.legend.hidden = !this.legend.hidden; },
     };
     const action = actions[event.key];
     if (!action) return;
