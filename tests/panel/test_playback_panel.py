@@ -522,6 +522,15 @@ async def test_an_event_s_footage_link_opens_two_cameras_that_play_in_sync_and_a
     assert end - here == pytest.approx(2000, abs=FRAME_MS + 1)
     assert "(2.0 s)" in await info.inner_text() or "(1.9 s)" in await info.inner_text()
     await tab.wait_for_selector(".tl-selection:not([hidden])")
+    # The range becomes a bookmark of the first camera.
+    await tab.click(".pb-bookmark")
+    await tab.fill("dialog.bookmark-dialog input[name=name]", "Passage du suspect")
+    await tab.click("dialog.bookmark-dialog button[type=submit]")
+    await tab.wait_for_selector("dialog.bookmark-dialog", state="detached")
+    assert hub.bookmarks is not None
+    [marked] = await hub.bookmarks.list(cameras=["mairie"])
+    assert marked.start.timestamp() * 1000 == pytest.approx(here, abs=1)
+    assert marked.end.timestamp() * 1000 == pytest.approx(end, abs=1)
 
     # On the bar: shift-drag selects, a drag pans, the wheel zooms.
     for _ in range(14):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -158,9 +158,26 @@ async def test_instant_replay_the_tile_menu_history_and_a_named_snapshot(
     await tile(tab, 0).locator(".tile-menu-button").click()
     items = tab.locator(".tile-menu .menu-item")
     texts = [await items.nth(i).get_attribute("data-action") for i in range(await items.count())]
-    assert texts == ["stream", "snapshot", "replay", "replay", "sequence", "alarm-tile", "close"]
+    assert texts == [
+        "stream", "snapshot", "bookmark", "replay", "replay", "sequence", "alarm-tile", "close"
+    ]  # fmt: skip
     await tab.keyboard.press("Escape")
     assert await tab.locator(".tile-menu").count() == 0
+    # Bookmark: the instant on screen, named in the dialog, kept by the hub.
+    asked = datetime.now(UTC)
+    await menu(tab, 0, "bookmark")
+    await tab.fill("dialog.bookmark-dialog input[name=name]", "Colis abandonné")
+    await tab.fill("dialog.bookmark-dialog input[name=tags]", "colis")
+    await tab.click("dialog.bookmark-dialog button[type=submit]")
+    await tab.wait_for_selector("dialog.bookmark-dialog", state="detached")
+    assert hub.bookmarks is not None
+    [marked] = await hub.bookmarks.list(cameras=["mairie"])
+    assert (marked.name, marked.tags, marked.author) == (
+        "Colis abandonné",
+        ("colis",),
+        "user:j.martin",
+    )
+    assert abs((marked.start - asked).total_seconds()) < 10
     await menu(tab, 0, "stream", stream="main")
     await tile_plays(tab, 0, "mairie")
     assert await tile(tab, 0).get_attribute("data-profile") == "main"

@@ -17,6 +17,7 @@
 // The view is in the hash: #playback?cameras=a,b&t=2026-10-25T01:30:00.000Z.
 
 import { ApiError, getJson } from "./api.js";
+import { openBookmarkDialog } from "./bookmarks.js";
 import { registerKeys } from "./keys.js";
 import { kindOf } from "./logbook.js";
 import {
@@ -515,6 +516,7 @@ export class Playback extends HTMLElement {
     this.exportButton = el("button", { type: "button", class: "pb-export", text: "Export…", disabled: true,
       title: "Select a range on the timeline first", onclick: () => this.openExport() });
     const mayExport = (this.user.permissions || []).includes("export");
+    const mayBookmark = (this.user.permissions || []).includes("logbook");
     this.legend = el("dl", { class: "pb-legend", "aria-label": "Keyboard shortcuts" },
       KEYS.flatMap(([key, what]) => [el("dt", {}, el("kbd", { text: key })), el("dd", { text: what })]));
     this.legend.hidden = true;
@@ -536,6 +538,9 @@ export class Playback extends HTMLElement {
       el("button", { type: "button", class: "pb-forward", text: "+10 s", onclick: () => this.jump(10 * SECOND) }),
       this.speedSelect, this.clockEl,
       mayExport ? this.exportButton : null,
+      mayBookmark ? el("button", { type: "button", class: "pb-bookmark", text: "Bookmark…",
+        title: "Bookmark the selected range, or the instant shown, of the first camera",
+        onclick: () => this.openBookmark() }) : null,
       el("button", { type: "button", class: "pb-keys", text: "Keys", title: "Keyboard shortcuts (?)",
         onclick: () => { this.legend.hidden = !this.legend.hidden; } }),
       el("button", { type: "button", class: "pb-live", text: "Live", title: "Back to live (L)",
@@ -933,6 +938,23 @@ export class Playback extends HTMLElement {
     }
     module.openExportDialog({ cameras: this.tiles.map((t) => t.camera.id), from: new Date(range.start),
       to: new Date(range.end) });
+  }
+
+  /** Bookmark the selected range (or the instant shown) of the first camera on screen. */
+  openBookmark() {
+    const tile = this.tiles[0];
+    if (!tile) {
+      this.say("Choose a camera first.");
+      return;
+    }
+    const range = this.range && this.range.end > this.range.start ? this.range : null;
+    const at = range ? range.start : this.displayed();
+    if (at === null || at === undefined) {
+      this.say("Nothing is shown yet: pick an instant on the timeline first.");
+      return;
+    }
+    openBookmarkDialog({ camera: tile.camera.id, cameraName: tile.camera.name, start: new Date(at),
+      end: range ? new Date(range.end) : null });
   }
 
   backToLive() {

@@ -7,6 +7,7 @@
 // what other windows and automations push to it.
 
 import { getJson, request } from "./api.js";
+import { openBookmarkDialog } from "./bookmarks.js";
 import "./help.js";
 import { findKey, registerKeys, typing } from "./keys.js";
 import { LiveSocket } from "./live.js";
@@ -657,6 +658,12 @@ export class Wall extends HTMLElement {
         }, { dataset: { action: "stream", stream: name } }));
       }
       entries.push(item("Snapshot", () => this.snapshot(index), { dataset: { action: "snapshot" } }));
+      if ((this.user.permissions || []).includes("logbook")) {
+        // The instant on screen: the replay's while replaying, else now.
+        const at = tile.replaying && tile.replay.instant !== null ? tile.replay.instant : Date.now();
+        entries.push(item("Bookmark…", () => openBookmarkDialog({ camera: camera.id, cameraName: camera.name,
+          start: new Date(at) }), { dataset: { action: "bookmark" } }));
+      }
       if (this.mayWatch) {
         for (const seconds of REPLAY_STEPS_S) {
           entries.push(item(`Instant replay ${seconds} s`, () => this.replay(seconds, index),
