@@ -61,11 +61,20 @@ class Depacketizer(Protocol):
 
 
 class RtpTrack:
-    """Sequence and timestamp bookkeeping of one RTP track, in front of its depacketiser."""
+    """Sequence and timestamp bookkeeping of one RTP track, in front of its depacketiser.
 
-    def __init__(self, depacketizer: Depacketizer, payload_type: int) -> None:
+    A reader that takes packets in batches (several frames per wake-up) tells the track when
+    each batch arrived (:meth:`set_clock`); a packet of the next batch is then dated by its
+    timestamp from there rather than by that batch's arrival, so the first frames of a batch
+    do not look as late as its last.
+    """
+
+    def __init__(self, depacketizer: Depacketizer, payload_type: int, clock_rate: int = 0) -> None:
         self.depacketizer = depacketizer
         self.payload_type = payload_type
+        self._tick = 1 / clock_rate if clock_rate > 0 else 0.0
+        self._wall_offset: float | None = None
+        self._wall_slack = 0.0
         self.origin: int | None = None
         self.packets = 0
         self.lost = 0
@@ -84,8 +93,20 @@ class RtpTrack:
         self.origin = rtptime
         self._last_ts = rtptime
         self._ts = 0
+        self._wall_offset = None
         if seq is not None:
             self._expected = seq
+
+    def set_clock(self, now: float, slack: float) -> None:
+        """The packets taken so far arrived by ``now`` (POSIX seconds), the last one about then.
+
+        Packets taken next are dated ``now`` plus the media time since that last packet, as
+        long as that falls within ``slack`` seconds before their own batch's arrival (a
+        stall or a timestamp jump falls back on the arrival time).
+        """
+        if self.origin is not None and self._tick:
+            self._wall_offset = now - self._ts * self._tick
+            self._wall_slack = slack
 
     def continue_fragment(self, buffer: bytearray, start: int, stop: int) -> bool:
         """Take ``buffer[start:stop]`` if it is the next H.264 FU-A fragment of the unit under way.
@@ -144,9 +165,14 @@ class RtpTrack:
         step = (timestamp - self._last_ts) % _TS_MOD
         if step >= _TS_HALF:
             step -= _TS_MOD
-        self._ts += step
+        ts = self._ts = self._ts + step
         self._last_ts = timestamp
-        self.depacketizer.push(packet[offset:end], self._ts, bool(second & 0x80), now, out)
+        offset_s = self._wall_offset
+        if offset_s is not None:
+            estimate = offset_s + ts * self._tick
+            if now - self._wall_slack <= estimate <= now:
+                now = estimate
+        self.depacketizer.push(packet[offset:end], ts, bool(second & 0x80), now, out)
 
 
 class VideoDepacketizer:
