@@ -37,6 +37,10 @@ START_CODE = b"\x00\x00\x00\x01"
 _HEADER = struct.Struct(">BBHI")
 _FU_A = struct.Struct(">BBHI4xBB")
 """An RTP header without CSRC or extension, then the FU indicator and FU header."""
+_SEQ = struct.Struct(">H")
+_TIMESTAMP = struct.Struct(">I")
+_FU_A_HEADER = 18
+"""An interleaved frame's header (4), an RTP header without CSRC or extension (12), FU-A (2)."""
 _SEQ_MOD = 1 << 16
 _TS_MOD = 1 << 32
 _TS_HALF = 1 << 31
@@ -133,6 +137,53 @@ class RtpTrack:
         self._expected = (seq + 1) % _SEQ_MOD
         self.packets += 1
         return True
+
+    def fragment_run(
+        self, buffer: bytearray, view: memoryview, last: int, pos: int, end: int
+    ) -> int:
+        """Take the H.264 FU-A fragments that continue the one in ``buffer[last:pos]``.
+
+        ``buffer[last:pos]`` is the interleaved frame (``$``, channel 0, length, RTP packet)
+        just taken. The frames that follow it in ``buffer[pos:end]`` and differ from it only
+        by the next sequence numbers, same length, timestamp, SSRC and FU indicator, and a FU
+        header that neither starts nor ends the unit (what a payloader cutting a large unit
+        at its MTU sends), are taken in one loop: one comparison of their 18 header bytes
+        against the expected ones each, their bodies joined once. Returns where the run
+        stopped; whatever follows goes the usual way.
+        """
+        depacketizer = self._h264
+        step = pos - last
+        if (
+            depacketizer is None
+            or not depacketizer.fragment_open
+            or step <= _FU_A_HEADER
+            or pos + step > end
+            or buffer[last + 4] != 0x80
+            or buffer[last + 5] != self.payload_type
+            or buffer[last + 16] & 0x1F != 28
+        ):
+            return pos
+        expected = self._expected
+        if expected is None or _TIMESTAMP.unpack_from(buffer, last + 8)[0] != self._last_ts:
+            return pos  # the frame before was not taken as the unit's
+        template = buffer[last : last + _FU_A_HEADER]
+        template[17] &= 0x1F  # neither start nor end
+        pack_into = _SEQ.pack_into
+        startswith = buffer.startswith
+        bodies: list[memoryview] = []
+        append = bodies.append
+        while pos + step <= end:
+            pack_into(template, 6, expected)
+            if not startswith(template, pos):
+                break
+            append(view[pos + _FU_A_HEADER : pos + step])
+            pos += step
+            expected = (expected + 1) & 0xFFFF
+        if bodies:
+            self._expected = expected
+            self.packets += len(bodies)
+            depacketizer.continue_fragment(b"".join(bodies), False)
+        return pos
 
     def push(self, packet: memoryview, now: float, out: list[MediaPacket]) -> None:
         """Take one RTP packet received at ``now`` (POSIX seconds)."""
@@ -232,7 +283,12 @@ class VideoDepacketizer:
             self._finish(now, out)
             self._timestamp = None
 
-    def continue_fragment(self, body: bytearray, end: bool) -> bool:
+    @property
+    def fragment_open(self) -> bool:
+        """Whether a fragmented NAL unit is under way (its start taken, not its end)."""
+        return self._fragment_open
+
+    def continue_fragment(self, body: bytes | bytearray, end: bool) -> bool:
         """Append the body of the next fragment of the unit under way (False if none is)."""
         if not self._fragment_open:
             return False

@@ -646,8 +646,10 @@ class RtspReader:
         channels = self._channels
         out = self._out
         now = time.time()
-        assert self._video is not None
-        fragment = self._video.continue_fragment  # channel 0 is always the video
+        video = self._video
+        assert video is not None
+        fragment = video.continue_fragment  # channel 0 is always the video
+        run = video.fragment_run
         while end - pos >= 4:
             if buffer[pos] != 0x24:  # "$"
                 self._start = pos
@@ -660,11 +662,15 @@ class RtspReader:
             if stop > end:
                 break
             channel = buffer[pos + 1]
-            if channel or not fragment(buffer, pos + 4, stop):
+            if channel:
                 track = channels.get(channel)
                 if track is not None:
                     track.push(view[pos + 4 : stop], now, out)
-            pos = stop
+                pos = stop
+                continue
+            if not fragment(buffer, pos + 4, stop):
+                video.push(view[pos + 4 : stop], now, out)
+            pos = run(buffer, view, pos, stop, end)
         self._start = pos
         slack = 2 * self._batch_s
         for track in channels.values():
