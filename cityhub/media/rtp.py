@@ -37,6 +37,10 @@ START_CODE = b"\x00\x00\x00\x01"
 _HEADER = struct.Struct(">BBHI")
 _FU_A = struct.Struct(">BBHI4xBB")
 """An RTP header without CSRC or extension, then the FU indicator and FU header."""
+_SEQ = struct.Struct(">H")
+_TIMESTAMP = struct.Struct(">I")
+_FU_A_HEADER = 18
+"""An interleaved frame's header (4), an RTP header without CSRC or extension (12), FU-A (2)."""
 _SEQ_MOD = 1 << 16
 _TS_MOD = 1 << 32
 _TS_HALF = 1 << 31
@@ -61,11 +65,20 @@ class Depacketizer(Protocol):
 
 
 class RtpTrack:
-    """Sequence and timestamp bookkeeping of one RTP track, in front of its depacketiser."""
+    """Sequence and timestamp bookkeeping of one RTP track, in front of its depacketiser.
 
-    def __init__(self, depacketizer: Depacketizer, payload_type: int) -> None:
+    A reader that takes packets in batches (several frames per wake-up) tells the track when
+    each batch arrived (:meth:`set_clock`); a packet of the next batch is then dated by its
+    timestamp from there rather than by that batch's arrival, so the first frames of a batch
+    do not look as late as its last.
+    """
+
+    def __init__(self, depacketizer: Depacketizer, payload_type: int, clock_rate: int = 0) -> None:
         self.depacketizer = depacketizer
         self.payload_type = payload_type
+        self._tick = 1 / clock_rate if clock_rate > 0 else 0.0
+        self._wall_offset: float | None = None
+        self._wall_slack = 0.0
         self.origin: int | None = None
         self.packets = 0
         self.lost = 0
@@ -84,8 +97,20 @@ class RtpTrack:
         self.origin = rtptime
         self._last_ts = rtptime
         self._ts = 0
+        self._wall_offset = None
         if seq is not None:
             self._expected = seq
+
+    def set_clock(self, now: float, slack: float) -> None:
+        """The packets taken so far arrived by ``now`` (POSIX seconds), the last one about then.
+
+        Packets taken next are dated ``now`` plus the media time since that last packet, as
+        long as that falls within ``slack`` seconds before their own batch's arrival (a
+        stall or a timestamp jump falls back on the arrival time).
+        """
+        if self.origin is not None and self._tick:
+            self._wall_offset = now - self._ts * self._tick
+            self._wall_slack = slack
 
     def continue_fragment(self, buffer: bytearray, start: int, stop: int) -> bool:
         """Take ``buffer[start:stop]`` if it is the next H.264 FU-A fragment of the unit under way.
@@ -112,6 +137,53 @@ class RtpTrack:
         self._expected = (seq + 1) % _SEQ_MOD
         self.packets += 1
         return True
+
+    def fragment_run(
+        self, buffer: bytearray, view: memoryview, last: int, pos: int, end: int
+    ) -> int:
+        """Take the H.264 FU-A fragments that continue the one in ``buffer[last:pos]``.
+
+        ``buffer[last:pos]`` is the interleaved frame (``$``, channel 0, length, RTP packet)
+        just taken. The frames that follow it in ``buffer[pos:end]`` and differ from it only
+        by the next sequence numbers, same length, timestamp, SSRC and FU indicator, and a FU
+        header that neither starts nor ends the unit (what a payloader cutting a large unit
+        at its MTU sends), are taken in one loop: one comparison of their 18 header bytes
+        against the expected ones each, their bodies joined once. Returns where the run
+        stopped; whatever follows goes the usual way.
+        """
+        depacketizer = self._h264
+        step = pos - last
+        if (
+            depacketizer is None
+            or not depacketizer.fragment_open
+            or step <= _FU_A_HEADER
+            or pos + step > end
+            or buffer[last + 4] != 0x80
+            or buffer[last + 5] != self.payload_type
+            or buffer[last + 16] & 0x1F != 28
+        ):
+            return pos
+        expected = self._expected
+        if expected is None or _TIMESTAMP.unpack_from(buffer, last + 8)[0] != self._last_ts:
+            return pos  # the frame before was not taken as the unit's
+        template = buffer[last : last + _FU_A_HEADER]
+        template[17] &= 0x1F  # neither start nor end
+        pack_into = _SEQ.pack_into
+        startswith = buffer.startswith
+        bodies: list[memoryview] = []
+        append = bodies.append
+        while pos + step <= end:
+            pack_into(template, 6, expected)
+            if not startswith(template, pos):
+                break
+            append(view[pos + _FU_A_HEADER : pos + step])
+            pos += step
+            expected = (expected + 1) & 0xFFFF
+        if bodies:
+            self._expected = expected
+            self.packets += len(bodies)
+            depacketizer.continue_fragment(b"".join(bodies), False)
+        return pos
 
     def push(self, packet: memoryview, now: float, out: list[MediaPacket]) -> None:
         """Take one RTP packet received at ``now`` (POSIX seconds)."""
@@ -144,9 +216,14 @@ class RtpTrack:
         step = (timestamp - self._last_ts) % _TS_MOD
         if step >= _TS_HALF:
             step -= _TS_MOD
-        self._ts += step
+        ts = self._ts = self._ts + step
         self._last_ts = timestamp
-        self.depacketizer.push(packet[offset:end], self._ts, bool(second & 0x80), now, out)
+        offset_s = self._wall_offset
+        if offset_s is not None:
+            estimate = offset_s + ts * self._tick
+            if now - self._wall_slack <= estimate <= now:
+                now = estimate
+        self.depacketizer.push(packet[offset:end], ts, bool(second & 0x80), now, out)
 
 
 class VideoDepacketizer:
@@ -206,7 +283,12 @@ class VideoDepacketizer:
             self._finish(now, out)
             self._timestamp = None
 
-    def continue_fragment(self, body: bytearray, end: bool) -> bool:
+    @property
+    def fragment_open(self) -> bool:
+        """Whether a fragmented NAL unit is under way (its start taken, not its end)."""
+        return self._fragment_open
+
+    def continue_fragment(self, body: bytes | bytearray, end: bool) -> bool:
         """Append the body of the next fragment of the unit under way (False if none is)."""
         if not self._fragment_open:
             return False

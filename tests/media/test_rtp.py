@@ -210,6 +210,42 @@ def test_a_lost_packet_drops_the_rest_of_the_gop_and_is_counted() -> None:
     assert reader.frames_dropped == 3
 
 
+def long_idr_packets(seq: int, ts: int, pieces: int, ssrc: int = 1) -> list[bytes]:
+    """One keyframe: STAP-A SPS+PPS, then an IDR cut into ``pieces`` FU-A fragments."""
+    packets = [rtp(seq, ts, stap_a(H264_SPS, H264_PPS))]
+    for index, piece in enumerate(fu_a(IDR, pieces)):
+        packet = rtp(seq + 1 + index, ts, piece, marker=index == pieces - 1)
+        packets.append(packet[:8] + ssrc.to_bytes(4, "big") + packet[12:])
+    return packets
+
+
+@pytest.mark.parametrize("chunks", [[1 << 20], [1400, 57, 3000]])
+def test_runs_of_fragments_stop_at_a_loss_or_any_other_header(chunks: list[int]) -> None:
+    """Middle fragments are taken in runs; a gap, or a header that differs, ends the run."""
+    pieces = 32
+    keyframes = [long_idr_packets(1 + n * (pieces + 1), n * FRAME, pieces) for n in range(5)]
+    del keyframes[1][10]  # a middle fragment lost: that keyframe is dropped
+    keyframes[2][20] = keyframes[2][20][:8] + b"\xff" * 4 + keyframes[2][20][12:]  # other SSRC
+    # A fragment one byte shorter than the others: it ends a run, yet belongs to the unit.
+    short = keyframes[3][15]
+    keyframes[3][15] = short[:-1]
+    stream = b"".join(interleaved(0, p) for packets in keyframes for p in packets)
+    server = ScriptedRtspServer(h264_sdp(), stream, chunks)
+    reader = RtspReader(server.url)
+    try:
+        got = read_all(reader, 4)
+    finally:
+        reader.close()
+        server.close()
+    assert [p.dts // FRAME for p in got] == [0, 2, 3, 4]
+    assert got[0].data == got[1].data == got[3].data == lengths(H264_SPS, H264_PPS, IDR)
+    cut = bytearray(IDR)
+    del cut[1 + 15 * (len(IDR) - 1 + pieces - 1) // pieces - 1]
+    assert got[2].data == lengths(H264_SPS, H264_PPS, bytes(cut))
+    assert reader.packets_lost == 1
+    assert reader.frames_dropped == 1
+
+
 def test_close_returns_a_blocked_read_at_once() -> None:
     stream = b"".join(interleaved(0, p) for p in gop_packets(1, 0, 2))
     server = ScriptedRtspServer(h264_sdp(), stream)  # then silent

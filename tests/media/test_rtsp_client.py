@@ -11,7 +11,7 @@ import time
 import pytest
 
 from cityhub.api import AuthenticationError, MediaPacket, StreamError
-from cityhub.media.rtsp_client import RtspReader, open_url_reader
+from cityhub.media.rtsp_client import BATCH_S, RtspReader, open_url_reader
 from cityhub.media.url_reader import UrlReader
 from cityhub.testing.rtsp import RtspTestServer
 
@@ -212,3 +212,28 @@ def test_low_latency_wakes_for_every_packet_and_batches_otherwise(
         assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT) > 1
     finally:
         reader.close()
+
+
+def test_batched_frames_are_dated_by_their_timestamps(rtsp_server: RtspTestServer) -> None:
+    """Read in batches, frames still carry their own arrival time, not their batch's."""
+    reader = RtspReader(rtsp_server.add_clip("dated", width=320, height=180, fps=25))
+    try:
+        video_packets(reader, 60)  # more than a second: the batch size follows the bitrate
+        sock = reader._sock
+        assert sock is not None
+        assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT) > 1
+        dated: list[tuple[MediaPacket, float]] = []
+        while len(dated) < 50:
+            packet = reader.read()
+            if not packet.audio:
+                dated.append((packet, time.time()))
+    finally:
+        reader.close()
+    returned = [at for _packet, at in dated]
+    batches = 1 + sum(1 for a, b in itertools.pairwise(returned) if b - a > 0.1)
+    assert batches < 25, "frames were not read in batches"
+    for packet, at in dated:
+        assert at - 2 * BATCH_S - 0.1 <= packet.wallclock <= at + 1e-6
+    steps = sorted(b.wallclock - a.wallclock for (a, _), (b, _) in itertools.pairwise(dated))
+    # 25 fps: frames 40 ms apart, as they were sent, rather than a batch of equal times.
+    assert 0.03 <= steps[len(steps) // 2] <= 0.05, steps
