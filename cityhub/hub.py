@@ -224,6 +224,12 @@ class Hub:
             usage.total / 1e9,
         )
 
+    async def async_event_log_written(self) -> None:
+        """Wait until every event fired so far is in the event log (and the logbook)."""
+        await asyncio.sleep(0)  # let events fired just now reach the writer's queue
+        if self._event_queue is not None:
+            await self._event_queue.join()
+
     async def _start_event_log(self) -> None:
         assert self.db is not None
         zones = {c.id: c.zone for c in self.config.cameras}

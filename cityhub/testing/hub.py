@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from cityhub.api import CameraState
+from cityhub.api import CameraState, Context
 
 if TYPE_CHECKING:  # imported when a hub is started, so loading the pytest plugin stays light
     from cityhub.hub import Hub
@@ -65,3 +65,9 @@ async def wait_for_state(
             where = f"{status.state.value} ({status.reason})" if status else "unknown"
             raise TimeoutError(f"camera {camera_id} did not reach {state.value}; it is {where}")
         await asyncio.sleep(0.05)
+
+
+async def fire_logged(hub: Hub, event_type: str, **data: Any) -> None:
+    """Fire ``event_type`` as a camera driver would, and wait until the event log has it."""
+    hub.bus.async_fire(event_type, data, Context())
+    await hub.async_event_log_written()

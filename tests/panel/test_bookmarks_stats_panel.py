@@ -16,7 +16,7 @@ from cityhub.api import Context
 from cityhub.auth.roles import Role
 from cityhub.hub import Hub
 from cityhub.testing.api import TEST_PASSWORD, add_account
-from cityhub.testing.hub import HubFactory
+from cityhub.testing.hub import HubFactory, fire_logged
 
 
 @pytest.fixture
@@ -33,14 +33,6 @@ async def hub(cityhub_config: Callable[..., Path], cityhub_hub: HubFactory) -> H
     hub = await cityhub_hub(cityhub_config(config))
     await add_account(hub, "j.martin", Role.OPERATOR)
     return hub
-
-
-async def fire(hub: Hub, event_type: str, **data: Any) -> None:
-    """Fire an event as a camera driver would, and wait until the event log has it."""
-    hub.bus.async_fire(event_type, data, Context())
-    await asyncio.sleep(0)
-    assert hub._event_queue is not None
-    await hub._event_queue.join()
 
 
 async def open_logbook(tab: Any, log: Any, hub: Hub) -> None:
@@ -107,9 +99,9 @@ async def test_the_statistics_count_per_zone_over_the_period(
     hub: Hub, page: tuple[Any, Any]
 ) -> None:
     tab, log = page
-    await fire(hub, "camera.motion", camera_id="mairie", active=True)
-    await fire(hub, "camera.motion", camera_id="mairie", active=True)
-    await fire(hub, "camera.offline", camera_id="quai-1")
+    await fire_logged(hub, "camera.motion", camera_id="mairie", active=True)
+    await fire_logged(hub, "camera.motion", camera_id="mairie", active=True)
+    await fire_logged(hub, "camera.offline", camera_id="quai-1")
     assert hub.logbook is not None
     first = (await hub.logbook.entries(cameras=["mairie"]))[0]
     await hub.logbook.acknowledge(first.id, "Chat", Context(user="j.martin"), false_alarm=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import sqlite3
@@ -14,11 +13,10 @@ from urllib.parse import urlencode
 
 import pytest
 
-from cityhub.api import Context
 from cityhub.auth.roles import Role
 from cityhub.hub import Hub
 from cityhub.testing.api import ApiClient, ApiResponseError, add_account
-from cityhub.testing.hub import HubFactory
+from cityhub.testing.hub import HubFactory, fire_logged
 
 
 @pytest.fixture
@@ -38,14 +36,6 @@ async def hub(cityhub_config: Callable[..., Path], cityhub_hub: HubFactory) -> H
     await add_account(hub, "chef.dupont", Role.SUPERVISOR)
     await add_account(hub, "v.durand", Role.VIEWER)
     return hub
-
-
-async def fire(hub: Hub, event_type: str, **data: Any) -> None:
-    """Fire an event as a camera driver would, and wait until the event log has it."""
-    hub.bus.async_fire(event_type, data, Context())
-    await asyncio.sleep(0)
-    assert hub._event_queue is not None
-    await hub._event_queue.join()
 
 
 def iso(moment: datetime) -> str:
@@ -148,12 +138,12 @@ async def test_bookmarks_in_scope_removed_by_author_or_supervisor_and_audited(hu
 async def test_statistics_per_zone_for_the_security_council(hub: Hub) -> None:
     assert hub.http_url is not None
     assert hub.logbook is not None
-    await fire(hub, "camera.motion", camera_id="mairie", active=True)
-    await fire(hub, "camera.motion", camera_id="parvis", active=True)
-    await fire(hub, "camera.tampering", camera_id="parvis", active=True)
-    await fire(hub, "camera.offline", camera_id="quai-1")
-    await fire(hub, "camera.online", camera_id="quai-1")
-    await fire(hub, "storage.low", free_gb=12)
+    await fire_logged(hub, "camera.motion", camera_id="mairie", active=True)
+    await fire_logged(hub, "camera.motion", camera_id="parvis", active=True)
+    await fire_logged(hub, "camera.tampering", camera_id="parvis", active=True)
+    await fire_logged(hub, "camera.offline", camera_id="quai-1")
+    await fire_logged(hub, "camera.online", camera_id="quai-1")
+    await fire_logged(hub, "storage.low", free_gb=12)
     events = {(e.event_type, e.camera_id): e for e in await hub.logbook.entries()}
     async with ApiClient(hub.http_url) as julie, ApiClient(hub.http_url) as chief:
         await julie.login("j.martin")

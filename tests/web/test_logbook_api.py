@@ -3,7 +3,6 @@ and the live list."""
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import json
@@ -13,11 +12,10 @@ from typing import Any
 
 import pytest
 
-from cityhub.api import Context
 from cityhub.auth.roles import Role
 from cityhub.hub import Hub
 from cityhub.testing.api import ApiClient, ApiResponseError, add_account
-from cityhub.testing.hub import HubFactory
+from cityhub.testing.hub import HubFactory, fire_logged
 
 
 @pytest.fixture
@@ -36,22 +34,14 @@ async def hub(cityhub_config: Callable[..., Path], cityhub_hub: HubFactory) -> H
     return hub
 
 
-async def fire(hub: Hub, event_type: str, **data: Any) -> None:
-    """Fire an event as a camera driver would, and wait until the event log has it."""
-    hub.bus.async_fire(event_type, data, Context())
-    await asyncio.sleep(0)
-    assert hub._event_queue is not None
-    await hub._event_queue.join()
-
-
 async def test_events_in_scope_acknowledged_once_notes_and_csv(hub: Hub) -> None:
     assert hub.http_url is not None
-    await fire(
+    await fire_logged(
         hub, "camera.motion", camera_id="mairie", active=True, raw="tns1:VideoSource/MotionAlarm"
     )
-    await fire(hub, "camera.motion", camera_id="quai-1", active=True)
-    await fire(hub, "storage.low", free_gb=12)
-    await fire(hub, "camera.state_changed", camera_id="mairie")  # not a logbook event
+    await fire_logged(hub, "camera.motion", camera_id="quai-1", active=True)
+    await fire_logged(hub, "storage.low", free_gb=12)
+    await fire_logged(hub, "camera.state_changed", camera_id="mairie")  # not a logbook event
     async with ApiClient(hub.http_url) as api:
         await api.login("j.martin")
         events = await api.get_json("/api/logbook/events")
@@ -117,8 +107,10 @@ async def test_the_live_list_pushes_new_events_in_scope_with_their_id(hub: Hub) 
         async with api.session.ws_connect(
             hub.http_url.replace("http", "ws") + "/api/logbook/live"
         ) as ws:
-            await fire(hub, "camera.tampering", camera_id="quai-1", active=True)  # other zone
-            await fire(hub, "camera.tampering", camera_id="mairie", active=True)
+            await fire_logged(
+                hub, "camera.tampering", camera_id="quai-1", active=True
+            )  # other zone
+            await fire_logged(hub, "camera.tampering", camera_id="mairie", active=True)
             message = json.loads((await ws.receive(timeout=5)).data)
             assert message["type"] == "event"
             pushed = message["event"]

@@ -118,8 +118,7 @@ async def test_joystick_repeats_stay_out_of_the_event_log(
                 "/api/cameras/dome/ptz", {"command": "move", "pan": 0.2, "tilt": 0, "zoom": 0}
             )
         await julie.post_json("/api/cameras/dome/ptz", {"command": "stop"})
-    assert hub._event_queue is not None
-    await hub._event_queue.join()
+    await hub.async_event_log_written()
     rows = await hub.db.fetchall(
         "SELECT json_extract(data, '$.service') AS service FROM event_log"
         " WHERE event_type = 'service.called' AND json_extract(data, '$.domain') = 'ptz'"
