@@ -29,7 +29,7 @@ from cityhub.media.index import to_ms
 if TYPE_CHECKING:
     from cityhub.hub import Hub
 
-__all__ = ["FORECAST_WINDOW", "GAPS_TTL_S", "STORAGE_TTL_S", "HealthReporter", "health_report"]
+__all__ = ["FORECAST_WINDOW", "GAPS_TTL_S", "STORAGE_TTL_S", "HealthReporter"]
 
 FORECAST_WINDOW: Final = timedelta(hours=24)
 """The recording rate of the forecast is that of the last 24 hours (a whole day and night)."""
@@ -87,11 +87,6 @@ class HealthReporter:
     async def segment_sums(self, now: datetime) -> tuple[int, int]:
         """Bytes recorded over the last 24 h and bytes of footage kept, kept briefly."""
         return await self._sums.get(lambda: _segment_sums(self._hub, now))
-
-
-async def health_report(hub: Hub, zones: Collection[str] | None = None) -> dict[str, Any]:
-    """The health of the hub's cameras in ``zones`` (None: every zone), nothing reused."""
-    return await HealthReporter(hub).report(zones)
 
 
 async def _gaps(hub: Hub, camera_id: str, start: datetime, now: datetime) -> list[dict[str, str]]:

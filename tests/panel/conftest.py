@@ -5,6 +5,7 @@ Chromium comes from the system (``.ci/debian-packages``), never from ``playwrigh
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -68,9 +69,10 @@ async def browser() -> AsyncIterator[Any]:
             await browser.close()
 
 
-@pytest.fixture
-async def page(browser: Any) -> AsyncIterator[tuple[Any, BrowserLog]]:
-    """A page in a fresh context, with its console errors and CSP violations collected."""
+@contextlib.asynccontextmanager
+async def watched_page(browser: Any) -> AsyncIterator[tuple[Any, BrowserLog]]:
+    """A page in a fresh context (cookies, storage of its own), with its console errors and
+    CSP violations collected."""
     context = await browser.new_context(viewport={"width": 1280, "height": 800})
     page = await context.new_page()
     page.set_default_timeout(15_000)
@@ -85,22 +87,17 @@ async def page(browser: Any) -> AsyncIterator[tuple[Any, BrowserLog]]:
         yield page, log
     finally:
         await context.close()
+
+
+@pytest.fixture
+async def page(browser: Any) -> AsyncIterator[tuple[Any, BrowserLog]]:
+    """A page in a fresh context, with its console errors and CSP violations collected."""
+    async with watched_page(browser) as watched:
+        yield watched
 
 
 @pytest.fixture
 async def second_page(browser: Any) -> AsyncIterator[tuple[Any, BrowserLog]]:
     """Another user's page, in a context (cookies, storage) of its own, watched the same way."""
-    context = await browser.new_context(viewport={"width": 1280, "height": 800})
-    page = await context.new_page()
-    page.set_default_timeout(15_000)
-    log = BrowserLog()
-    page.on("console", lambda message: log.on_console(message))
-    page.on("pageerror", lambda error: log.errors.append(f"uncaught: {error}"))
-    await page.add_init_script(
-        "document.addEventListener('securitypolicyviolation', (e) =>"
-        " console.error('CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI));"
-    )
-    try:
-        yield page, log
-    finally:
-        await context.close()
+    async with watched_page(browser) as watched:
+        yield watched

@@ -7,8 +7,8 @@
 // purge; place one; release one with a reason. <ch-holds> is usable on its own.
 
 import { getJson, postJson, request } from "./api.js";
-import { fromLocalInput, localStamp, sizeText, toLocalInput } from "./export.js";
-import { el } from "./util.js";
+import { fromLocalInput, localStamp, toLocalInput } from "./export.js";
+import { el, sizeText } from "./util.js";
 
 const TIME_ZONE = "Europe/Paris";
 const AUDIT_PAGE = 50;

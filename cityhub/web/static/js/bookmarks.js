@@ -4,17 +4,10 @@
 // a range of a camera with a name, a note and tags.
 
 import { getJson, postJson } from "./api.js";
-import { el } from "./util.js";
+import { dayTime, el } from "./util.js";
 
 export const BOOKMARKS_CHANGED = "ch-bookmarks-changed";
 const LIST_DAYS = 7;
-
-/** "22/11 14:02:07" in the browser's time zone. */
-function stamp(iso) {
-  return new Date(iso).toLocaleString([], {
-    day: "2-digit", month: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false,
-  });
-}
 
 /** The tags typed in a text field ("rixe, scooter"), cleaned. */
 export function parseTags(text) {
@@ -31,8 +24,8 @@ export function openBookmarkDialog({ camera, cameraName, start, end = null }) {
     const note = el("textarea", { name: "note", rows: "3", maxlength: "2000" });
     const tags = el("input", { name: "tags", placeholder: "e.g. vehicle, fight", autocomplete: "off" });
     const message = el("p", { class: "form-message", role: "alert" });
-    const when = end && end > start ? `${stamp(start.toISOString())} – ${stamp(end.toISOString())}`
-      : stamp(start.toISOString());
+    const when = end && end > start ? `${dayTime(start.toISOString())} – ${dayTime(end.toISOString())}`
+      : dayTime(start.toISOString());
     const save = el("button", { type: "submit", text: "Save bookmark" });
     const form = el("form", { method: "dialog", class: "bookmark-form" },
       el("h2", { text: "Bookmark" }),
@@ -121,7 +114,7 @@ class BookmarkList extends HTMLElement {
     const canPlay = this.user && (this.user.permissions || []).includes("playback");
     this.list.replaceChildren(...bookmarks.map((b) => {
       const camera = this.cameras.get(b.camera_id);
-      const when = b.start === b.end ? stamp(b.start) : `${stamp(b.start)} – ${stamp(b.end)}`;
+      const when = b.start === b.end ? dayTime(b.start) : `${dayTime(b.start)} – ${dayTime(b.end)}`;
       const footage = canPlay ? el("a", { class: "bookmark-footage", text: "Footage",
         href: `#playback?cameras=${encodeURIComponent(b.camera_id)}&t=${encodeURIComponent(b.start)}` }) : null;
       const remove = this.mayRemove(b) ? el("button", { type: "button", class: "link bookmark-remove",

@@ -6,7 +6,7 @@
 // signing key's fingerprint, and the hold the export placed on the footage.
 
 import { ApiError, getJson, postJson } from "./api.js";
-import { el } from "./util.js";
+import { el, sizeText } from "./util.js";
 
 const POLL_MS = 500;
 const DEFAULT_TIME_ZONE = "Europe/Paris";
@@ -83,19 +83,6 @@ export function spanText(ms) {
   if (h) return `${h} h ${TWO(m)} min${s ? ` ${TWO(s)} s` : ""}`;
   if (m) return `${m} min${s ? ` ${TWO(s)} s` : ""}`;
   return `${s} s`;
-}
-
-/** "3.2 MB" for a number of bytes. */
-export function sizeText(count) {
-  if (!Number.isFinite(count)) return "–";
-  const units = ["B", "kB", "MB", "GB", "TB"];
-  let value = count;
-  let unit = 0;
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000;
-    unit += 1;
-  }
-  return `${value.toFixed(unit && value < 10 ? 1 : 0)} ${units[unit]}`;
 }
 
 /** A local date and time with its offset, e.g. "22/11/2026 14:05:09 (UTC+01:00)". */

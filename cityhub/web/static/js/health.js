@@ -5,24 +5,11 @@
 // with a warning when the disk, not the law, will decide what is kept).
 
 import { getJson } from "./api.js";
-import { el } from "./util.js";
+import { el, sizeText } from "./util.js";
 
 const REFRESH_MS = 4000;
 const DRIFT_LIMIT_S = 5;
 const STALE_FRAME_S = 10;
-
-/** "3.2 GB" for a number of bytes. */
-export function bytes(count) {
-  if (!Number.isFinite(count)) return "–";
-  const units = ["B", "kB", "MB", "GB", "TB"];
-  let value = count;
-  let unit = 0;
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000;
-    unit += 1;
-  }
-  return `${value.toFixed(unit && value < 10 ? 1 : 0)} ${units[unit]}`;
-}
 
 /** "12 s", "4 min", "3 h 05", "2 d 4 h" for a number of seconds. */
 export function duration(seconds) {
@@ -158,11 +145,11 @@ export class Health extends HTMLElement {
     this.storageEl.replaceChildren(
       el("h3", { text: "Storage" }),
       el("div", { class: "health-usage" }, meter,
-        el("span", { text: `${bytes(storage.used)} used of ${bytes(storage.total)} (${Math.round(usedShare * 100)} %), `
-          + `${bytes(storage.free)} free` }),
+        el("span", { text: `${sizeText(storage.used)} used of ${sizeText(storage.total)} (${Math.round(usedShare * 100)} %), `
+          + `${sizeText(storage.free)} free` }),
         storage.level ? el("span", { class: "health-level", dataset: { level: storage.level }, text: storage.level }) : null),
-      el("p", { class: "muted", text: `Recorded over the last 24 hours: ${bytes(storage.recorded_last_24h)}; `
-        + `footage kept: ${bytes(storage.footage)}.` }),
+      el("p", { class: "muted", text: `Recorded over the last 24 hours: ${sizeText(storage.recorded_last_24h)}; `
+        + `footage kept: ${sizeText(storage.footage)}.` }),
       forecast,
     );
   }

@@ -10,7 +10,7 @@
 import { getJson, postJson } from "./api.js";
 import "./bookmarks.js";
 import "./stats.js";
-import { el } from "./util.js";
+import { dayTime, el } from "./util.js";
 
 const BADGE_EVERY_MS = 4000;
 const BADGE_COALESCE_MS = 250;
@@ -49,15 +49,6 @@ const FOOTAGE_BEFORE_MS = 10000; // the "Footage" link opens playback this long 
 export function footageHref(cameraId, iso) {
   const at = new Date(new Date(iso).getTime() - FOOTAGE_BEFORE_MS).toISOString();
   return `#playback?cameras=${encodeURIComponent(cameraId)}&t=${at}`;
-}
-
-/** Day and time in the browser's time zone, e.g. "22/11 14:02:07". */
-function stamp(iso) {
-  const date = new Date(iso);
-  if (Number.isNaN(date.getTime())) return "";
-  return date.toLocaleString([], {
-    day: "2-digit", month: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false,
-  });
 }
 
 /** A short reading of an event's data (what matters, not the raw JSON). */
@@ -298,7 +289,7 @@ export class Logbook extends HTMLElement {
       class: `log-event${fresh ? " fresh" : ""}`,
       dataset: { id: String(event.id), kind: kindOf(event.event_type), type: event.event_type, state },
     },
-    el("time", { class: "log-time", datetime: event.time, text: stamp(event.time) }),
+    el("time", { class: "log-time", datetime: event.time, text: dayTime(event.time) }),
     el("span", { class: "log-type", text: labelOf(event.event_type) }),
     el("span", { class: "log-camera", text: camera ? camera.name : event.camera_id || "Hub" }),
     el("span", { class: "log-data", text: summary(event.data) }));
@@ -309,7 +300,7 @@ export class Logbook extends HTMLElement {
     const ack = event.acknowledged;
     if (ack) {
       item.append(el("div", { class: "log-ack-done" },
-        `Acknowledged ${stamp(ack.at)} by ${String(ack.by || "").replace(/^user:/, "")}`,
+        `Acknowledged ${dayTime(ack.at)} by ${String(ack.by || "").replace(/^user:/, "")}`,
         ack.false_alarm ? el("span", { class: "false-alarm", text: "false alarm" }) : null,
         ack.comment ? el("q", { text: ack.comment }) : null));
     } else if (event.needs_acknowledgement) {
@@ -376,7 +367,7 @@ export class Logbook extends HTMLElement {
       const camera = note.camera_id ? this.cameras.get(note.camera_id) : null;
       return el("li", { class: `note${corrected.has(note.id) ? " corrected" : ""}`, dataset: { id: String(note.id) } },
         el("div", { class: "note-head" },
-          el("time", { datetime: note.time, text: stamp(note.time) }),
+          el("time", { datetime: note.time, text: dayTime(note.time) }),
           el("span", { class: "note-author", text: String(note.author || "").replace(/^user:/, "") }),
           camera ? el("span", { class: "note-camera", text: camera.name }) : null,
           note.corrects ? el("span", { class: "note-corrects", text: `corrects note ${note.corrects}` }) : null,

@@ -33,3 +33,25 @@ export function fold(text) {
     .replace(/[\u0300-\u036f]/g, "")
     .toLowerCase();
 }
+
+/** Day and time in the browser's time zone, e.g. "22/11 14:02:07"; "" when there is none. */
+export function dayTime(iso) {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return "";
+  return date.toLocaleString([], {
+    day: "2-digit", month: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false,
+  });
+}
+
+/** "3.2 MB" for a number of bytes (powers of 1000, as disks are sold). */
+export function sizeText(count) {
+  if (!Number.isFinite(count)) return "–";
+  const units = ["B", "kB", "MB", "GB", "TB"];
+  let value = count;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit += 1;
+  }
+  return `${value.toFixed(unit && value < 10 ? 1 : 0)} ${units[unit]}`;
+}
