@@ -14,24 +14,40 @@ are not for this reader). A lost RTP
 packet (a gap in the sequence numbers) drops the access unit it damaged and every following
 one until the next keyframe: a decoder would otherwise show corrupt pictures until then.
 Lost packets and the frames dropped for them are counted.
+
+H.264 video, most of the packets a hub receives, has a C twin of ``RtpTrack`` in front of
+``VideoDepacketizer``: ``cityhub.media._rtph264.H264Track`` (built from ``_rtph264.c`` at
+installation), which takes every video frame of a received batch in one call. The RTSP client
+uses it when it is built (:func:`h264_track`); the classes here remain the reference it is
+tested against, packet for packet, and the fallback.
 """
 
 from __future__ import annotations
 
 import collections
+import os
 import struct
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from cityhub.api import MediaPacket
 from cityhub.media.h26x import H264_IDR, H264_PARAMETER_SETS, HEVC_PARAMETER_SETS
 
+if TYPE_CHECKING:
+    from cityhub.media._rtph264 import H264Track
+
 __all__ = [
+    "PURE_PYTHON_ENV",
     "AacDepacketizer",
     "Depacketizer",
     "G711Depacketizer",
     "RtpTrack",
     "VideoDepacketizer",
+    "h264_track",
+    "native_h264_track",
 ]
+
+PURE_PYTHON_ENV = "CITYHUB_PURE_PYTHON_RTP"
+"""Set to 1 to read H.264 with the Python classes here even where the C module is built."""
 
 START_CODE = b"\x00\x00\x00\x01"
 _HEADER = struct.Struct(">BBHI")
@@ -527,3 +543,29 @@ class G711Depacketizer:
         samples = len(payload) // self._channels
         out.append(MediaPacket(payload.tobytes(), timestamp, timestamp, False, now, samples, True))
         self.frames += 1
+
+
+def native_h264_track() -> type[H264Track] | None:
+    """The C H.264 track (``cityhub.media._rtph264``), or None when it was not built.
+
+    It is built at installation when a C compiler and Python's headers are there (``setup.py``;
+    ``.ci/bootstrap`` installs both). ``CITYHUB_PURE_PYTHON_RTP=1`` turns it off, to compare.
+    """
+    if os.environ.get(PURE_PYTHON_ENV, "") not in {"", "0"}:
+        return None
+    try:
+        from cityhub.media._rtph264 import H264Track
+    except ImportError:
+        return None
+    return H264Track
+
+
+def h264_track(payload_type: int, clock_rate: int) -> RtpTrack | H264Track:
+    """An H.264 track handing out length-prefixed access units: in C when built, else Python.
+
+    Both give the same packets for the same RTP packets (``tests/media/test_rtp_fast.py``).
+    """
+    native = native_h264_track()
+    if native is not None:
+        return native(payload_type, clock_rate, MediaPacket)
+    return RtpTrack(VideoDepacketizer(hevc=False, length_prefixed=True), payload_type, clock_rate)

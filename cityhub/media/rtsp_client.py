@@ -25,6 +25,7 @@ from __future__ import annotations
 import base64
 import collections
 import contextlib
+import functools
 import hashlib
 import logging
 import os
@@ -32,6 +33,7 @@ import re
 import socket
 import threading
 import time
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import attrs
@@ -48,15 +50,23 @@ from cityhub.api import (
 from cityhub.media.fmp4_writer import UnsupportedTrackError, avcc_record
 from cityhub.media.h26x import BitstreamError, h264_sps, hevc_sps
 from cityhub.media.rtp import (
+    PURE_PYTHON_ENV,
     START_CODE,
     AacDepacketizer,
     Depacketizer,
     G711Depacketizer,
     RtpTrack,
     VideoDepacketizer,
+    h264_track,
+    native_h264_track,
 )
 from cityhub.media.sdp import MediaDescription, SdpError, parse_sdp, sprop_parameter_sets
 from cityhub.media.url_reader import UrlReader, log_audio_not_recorded
+
+if TYPE_CHECKING:
+    from cityhub.media._rtph264 import H264Track
+
+    Track = RtpTrack | H264Track
 
 __all__ = [
     "BATCH_S",
@@ -222,10 +232,12 @@ class RtspReader:
         self._public: set[str] = set()
         self._ready: collections.deque[MediaPacket] = collections.deque()
         self._out: list[MediaPacket] = []
-        self._channels: dict[int, RtpTrack] = {}
-        self._video: RtpTrack | None = None
-        self._video_depacketizer: VideoDepacketizer | None = None
-        self._controls: list[tuple[str, RtpTrack]] = []
+        self._channels: dict[int, Track] = {}
+        self._video: Track | None = None
+        self._video_depacketizer: VideoDepacketizer | H264Track | None = None
+        self._native_video: H264Track | None = None
+        """The video track when it is the C one: it takes a batch's video frames in one call."""
+        self._controls: list[tuple[str, Track]] = []
         self._parameter_sets: dict[int, bytes] = {}
         self._last_video_dts: int | None = None
         self._reordered = 0
@@ -293,7 +305,7 @@ class RtspReader:
     def _session_url(self, base: str | None) -> str:
         return base.rstrip("/") if base else self._url
 
-    def _video_track(self, media: MediaDescription) -> tuple[StreamInfo, RtpTrack]:
+    def _video_track(self, media: MediaDescription) -> tuple[StreamInfo, Track]:
         codec = _VIDEO.get(media.encoding)
         if codec is None:
             raise UnsupportedStreamError(f"video codec {media.encoding or '?'} is not handled")
@@ -334,9 +346,18 @@ class RtspReader:
             time_base=(1, media.clock_rate),
             extradata=extradata,
         )
-        depacketizer = VideoDepacketizer(hevc=not h264, length_prefixed=h264)
-        self._video_depacketizer = depacketizer
         self._parameter_sets = {_unit_type(u, not h264): u for u in units if u}
+        if h264:
+            track = h264_track(media.payload_type, media.clock_rate)
+            if isinstance(track, RtpTrack):
+                assert isinstance(track.depacketizer, VideoDepacketizer)
+                self._video_depacketizer = track.depacketizer
+                _note_pure_python()
+            else:
+                self._video_depacketizer = self._native_video = track
+            return info, track
+        depacketizer = VideoDepacketizer(hevc=True)
+        self._video_depacketizer = depacketizer
         return info, RtpTrack(depacketizer, media.payload_type, media.clock_rate)
 
     def _audio_track(
@@ -377,7 +398,7 @@ class RtspReader:
         )
         return info, RtpTrack(depacketizer, media.payload_type, media.clock_rate)
 
-    def _setup(self, media: MediaDescription, track: RtpTrack, channel: int) -> None:
+    def _setup(self, media: MediaDescription, track: Track, channel: int) -> None:
         headers = {"Transport": f"RTP/AVP/TCP;unicast;interleaved={channel}-{channel + 1}"}
         response = self._request("SETUP", media.control, headers, allow_failure=True)
         if response.status == 461:
@@ -486,6 +507,11 @@ class RtspReader:
     def info(self) -> StreamInfo:
         """Codec parameters of the stream (from the SDP's parameter sets)."""
         return self._info
+
+    @property
+    def native_h264(self) -> bool:
+        """Whether the video is read by the C H.264 track (``cityhub.media._rtph264``)."""
+        return self._native_video is not None
 
     @property
     def packets_lost(self) -> int:
@@ -641,13 +667,16 @@ class RtspReader:
 
     def _parse_frames(self) -> None:
         """Hand every complete interleaved frame in the buffer to its track."""
+        if self._native_video is not None:
+            self._parse_frames_native(self._native_video)
+            return
         buffer, view = self._buffer, self._view
         pos, end = self._start, self._end
         channels = self._channels
         out = self._out
         now = time.time()
         video = self._video
-        assert video is not None
+        assert isinstance(video, RtpTrack)
         fragment = video.continue_fragment  # channel 0 is always the video
         run = video.fragment_run
         while end - pos >= 4:
@@ -671,6 +700,36 @@ class RtspReader:
             if not fragment(buffer, pos + 4, stop):
                 video.push(view[pos + 4 : stop], now, out)
             pos = run(buffer, view, pos, stop, end)
+        self._start = pos
+        slack = 2 * self._batch_s
+        for track in channels.values():
+            track.set_clock(now, slack)
+
+    def _parse_frames_native(self, video: H264Track) -> None:
+        """:meth:`_parse_frames` with the C video track: each run of video frames in one call."""
+        buffer, view = self._buffer, self._view
+        pos, end = self._start, self._end
+        channels = self._channels
+        out = self._out
+        now = time.time()
+        parse = video.parse
+        while True:
+            pos = parse(buffer, pos, end, now, out)  # up to a frame of another channel
+            if end - pos < 4:
+                break
+            if buffer[pos] != 0x24:  # "$"
+                self._start = pos
+                if self._parse_message(deliver=True) is None:
+                    return
+                pos = self._start
+                continue
+            stop = pos + 4 + ((buffer[pos + 2] << 8) | buffer[pos + 3])
+            if stop > end:
+                break
+            track = channels.get(buffer[pos + 1])
+            if track is not None:
+                track.push(view[pos + 4 : stop], now, out)
+            pos = stop
         self._start = pos
         slack = 2 * self._batch_s
         for track in channels.values():
@@ -755,6 +814,17 @@ class RtspReader:
         sock, self._sock = self._sock, None
         if sock is not None:
             sock.close()
+
+
+@functools.cache
+def _note_pure_python() -> None:
+    """Say once that H.264 is read by the Python depacketiser, and why that costs more."""
+    if native_h264_track() is None and os.environ.get(PURE_PYTHON_ENV, "") in {"", "0"}:
+        _LOGGER.warning(
+            "cityhub.media._rtph264 is not built: H.264 cameras are read in Python, at about "
+            "twice the CPU; install gcc and python3-dev, then reinstall cityhub "
+            "(bash .ci/bootstrap)"
+        )
 
 
 def _unit_type(unit: bytes, hevc: bool) -> int:

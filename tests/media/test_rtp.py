@@ -28,7 +28,13 @@ from rtp_kit import (
 from cityhub.api import CameraState, MediaPacket, StreamEndedError, StreamError, StreamInfo
 from cityhub.media.fmp4_writer import avcc_record
 from cityhub.media.h26x import h264_sps, hevc_sps
-from cityhub.media.rtp import AacDepacketizer, G711Depacketizer, VideoDepacketizer
+from cityhub.media.rtp import (
+    PURE_PYTHON_ENV,
+    AacDepacketizer,
+    G711Depacketizer,
+    VideoDepacketizer,
+    native_h264_track,
+)
 from cityhub.media.rtsp_client import (
     RtspReader,
     UnsupportedStreamError,
@@ -158,6 +164,18 @@ def read_all(reader: RtspReader, count: int) -> list[MediaPacket]:
     return [reader.read() for _ in range(count)]
 
 
+@pytest.fixture(params=["c", "python"])
+def h264_track_kind(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a reader test with the C H.264 track and with the Python one."""
+    kind: str = request.param
+    if kind == "python":
+        monkeypatch.setenv(PURE_PYTHON_ENV, "1")
+    else:
+        assert native_h264_track() is not None, "cityhub.media._rtph264 is not built"
+    return kind
+
+
+@pytest.mark.usefixtures("h264_track_kind")
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_fragments_split_anywhere_sequence_and_timestamp_wrap(seed: int) -> None:
     # The first GOP starts 2 frames before the 32-bit timestamp wraps and 3 packets before
@@ -188,6 +206,7 @@ def test_fragments_split_anywhere_sequence_and_timestamp_wrap(seed: int) -> None
     assert reader.packets_lost == reader.frames_dropped == 0
 
 
+@pytest.mark.usefixtures("h264_track_kind")
 def test_a_lost_packet_drops_the_rest_of_the_gop_and_is_counted() -> None:
     first = gop_packets(100, 9000, 4)
     second = gop_packets(108, 9000 + 4 * FRAME, 2, 4)
@@ -219,6 +238,7 @@ def long_idr_packets(seq: int, ts: int, pieces: int, ssrc: int = 1) -> list[byte
     return packets
 
 
+@pytest.mark.usefixtures("h264_track_kind")
 @pytest.mark.parametrize("chunks", [[1 << 20], [1400, 57, 3000]])
 def test_runs_of_fragments_stop_at_a_loss_or_any_other_header(chunks: list[int]) -> None:
     """Middle fragments are taken in runs; a gap, or a header that differs, ends the run."""
@@ -372,6 +392,7 @@ def test_an_access_unit_joined_after_its_first_slice_is_dropped() -> None:
     assert depacketizer.frames_dropped == 2
 
 
+@pytest.mark.usefixtures("h264_track_kind")
 def test_new_parameter_sets_in_band_describe_the_stream_anew() -> None:
     sps = encoded_sps("libx264", 320, 180, {"profile": "baseline", "preset": "ultrafast"})
     pps = H264_PPS
