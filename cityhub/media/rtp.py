@@ -15,11 +15,11 @@ packet (a gap in the sequence numbers) drops the access unit it damaged and ever
 one until the next keyframe: a decoder would otherwise show corrupt pictures until then.
 Lost packets and the frames dropped for them are counted.
 
-H.264 video, most of the packets a hub receives, has a C twin of ``RtpTrack`` in front of
-``VideoDepacketizer``: ``cityhub.media._rtph264.H264Track`` (built from ``_rtph264.c`` at
+Video, most of the packets a hub receives, has a C twin of ``RtpTrack`` in front of
+``VideoDepacketizer``: ``cityhub.media._rtpvideo.VideoTrack`` (built from ``_rtpvideo.c`` at
 installation), which takes every video frame of a received batch in one call. The RTSP client
-uses it when it is built (:func:`h264_track`); the classes here remain the reference it is
-tested against, packet for packet, and the fallback.
+uses it when it is built (:func:`make_video_track`); the classes here remain the reference it
+is tested against, packet for packet, and the fallback.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from cityhub.api import MediaPacket
 from cityhub.media.h26x import H264_IDR, H264_PARAMETER_SETS, HEVC_PARAMETER_SETS
 
 if TYPE_CHECKING:
-    from cityhub.media._rtph264 import H264Track
+    from cityhub.media._rtpvideo import VideoTrack
 
 __all__ = [
     "PURE_PYTHON_ENV",
@@ -42,8 +42,8 @@ __all__ = [
     "G711Depacketizer",
     "RtpTrack",
     "VideoDepacketizer",
-    "h264_track",
-    "native_h264_track",
+    "make_video_track",
+    "native_video_track",
 ]
 
 PURE_PYTHON_ENV = "CITYHUB_PURE_PYTHON_RTP"
@@ -545,8 +545,8 @@ class G711Depacketizer:
         self.frames += 1
 
 
-def native_h264_track() -> type[H264Track] | None:
-    """The C H.264 track (``cityhub.media._rtph264``), or None when it was not built.
+def native_video_track() -> type[VideoTrack] | None:
+    """The C video track (``cityhub.media._rtpvideo``), or None when it was not built.
 
     It is built at installation when a C compiler and Python's headers are there (``setup.py``;
     ``.ci/bootstrap`` installs both). ``CITYHUB_PURE_PYTHON_RTP=1`` turns it off, to compare.
@@ -554,18 +554,20 @@ def native_h264_track() -> type[H264Track] | None:
     if os.environ.get(PURE_PYTHON_ENV, "") not in {"", "0"}:
         return None
     try:
-        from cityhub.media._rtph264 import H264Track
+        from cityhub.media._rtpvideo import VideoTrack
     except ImportError:
         return None
-    return H264Track
+    return VideoTrack
 
 
-def h264_track(payload_type: int, clock_rate: int) -> RtpTrack | H264Track:
-    """An H.264 track handing out length-prefixed access units: in C when built, else Python.
+def make_video_track(payload_type: int, clock_rate: int, *, hevc: bool) -> RtpTrack | VideoTrack:
+    """A video track, in C when built, else in Python: the same packets for the same input.
 
-    Both give the same packets for the same RTP packets (``tests/media/test_rtp_fast.py``).
+    H.264 access units are handed out length-prefixed (as MP4 stores them), H.265 Annex-B.
+    ``tests/media/test_rtp_fast.py`` holds the two implementations to the same results.
     """
-    native = native_h264_track()
+    native = native_video_track()
     if native is not None:
-        return native(payload_type, clock_rate, MediaPacket)
-    return RtpTrack(VideoDepacketizer(hevc=False, length_prefixed=True), payload_type, clock_rate)
+        return native(payload_type, clock_rate, MediaPacket, not hevc, hevc)
+    depacketizer = VideoDepacketizer(hevc=hevc, length_prefixed=not hevc)
+    return RtpTrack(depacketizer, payload_type, clock_rate)

@@ -57,16 +57,16 @@ from cityhub.media.rtp import (
     G711Depacketizer,
     RtpTrack,
     VideoDepacketizer,
-    h264_track,
-    native_h264_track,
+    make_video_track,
+    native_video_track,
 )
 from cityhub.media.sdp import MediaDescription, SdpError, parse_sdp, sprop_parameter_sets
 from cityhub.media.url_reader import UrlReader, log_audio_not_recorded
 
 if TYPE_CHECKING:
-    from cityhub.media._rtph264 import H264Track
+    from cityhub.media._rtpvideo import VideoTrack
 
-    Track = RtpTrack | H264Track
+    Track = RtpTrack | VideoTrack
 
 __all__ = [
     "BATCH_S",
@@ -234,8 +234,8 @@ class RtspReader:
         self._out: list[MediaPacket] = []
         self._channels: dict[int, Track] = {}
         self._video: Track | None = None
-        self._video_depacketizer: VideoDepacketizer | H264Track | None = None
-        self._native_video: H264Track | None = None
+        self._video_depacketizer: VideoDepacketizer | VideoTrack | None = None
+        self._native_video: VideoTrack | None = None
         """The video track when it is the C one: it takes a batch's video frames in one call."""
         self._controls: list[tuple[str, Track]] = []
         self._parameter_sets: dict[int, bytes] = {}
@@ -347,18 +347,14 @@ class RtspReader:
             extradata=extradata,
         )
         self._parameter_sets = {_unit_type(u, not h264): u for u in units if u}
-        if h264:
-            track = h264_track(media.payload_type, media.clock_rate)
-            if isinstance(track, RtpTrack):
-                assert isinstance(track.depacketizer, VideoDepacketizer)
-                self._video_depacketizer = track.depacketizer
-                _note_pure_python()
-            else:
-                self._video_depacketizer = self._native_video = track
-            return info, track
-        depacketizer = VideoDepacketizer(hevc=True)
-        self._video_depacketizer = depacketizer
-        return info, RtpTrack(depacketizer, media.payload_type, media.clock_rate)
+        track = make_video_track(media.payload_type, media.clock_rate, hevc=not h264)
+        if isinstance(track, RtpTrack):
+            assert isinstance(track.depacketizer, VideoDepacketizer)
+            self._video_depacketizer = track.depacketizer
+            _note_pure_python()
+        else:
+            self._video_depacketizer = self._native_video = track
+        return info, track
 
     def _audio_track(
         self, media: MediaDescription | None
@@ -509,8 +505,8 @@ class RtspReader:
         return self._info
 
     @property
-    def native_h264(self) -> bool:
-        """Whether the video is read by the C H.264 track (``cityhub.media._rtph264``)."""
+    def native_video(self) -> bool:
+        """Whether the video is read by the C video track (``cityhub.media._rtpvideo``)."""
         return self._native_video is not None
 
     @property
@@ -705,7 +701,7 @@ class RtspReader:
         for track in channels.values():
             track.set_clock(now, slack)
 
-    def _parse_frames_native(self, video: H264Track) -> None:
+    def _parse_frames_native(self, video: VideoTrack) -> None:
         """:meth:`_parse_frames` with the C video track: each run of video frames in one call."""
         buffer, view = self._buffer, self._view
         pos, end = self._start, self._end
@@ -819,9 +815,9 @@ class RtspReader:
 @functools.cache
 def _note_pure_python() -> None:
     """Say once that H.264 is read by the Python depacketiser, and why that costs more."""
-    if native_h264_track() is None and os.environ.get(PURE_PYTHON_ENV, "") in {"", "0"}:
+    if native_video_track() is None and os.environ.get(PURE_PYTHON_ENV, "") in {"", "0"}:
         _LOGGER.warning(
-            "cityhub.media._rtph264 is not built: H.264 cameras are read in Python, at about "
+            "cityhub.media._rtpvideo is not built: cameras' video is read in Python, at about "
             "twice the CPU; install gcc and python3-dev, then reinstall cityhub "
             "(bash .ci/bootstrap)"
         )

@@ -33,7 +33,7 @@ from cityhub.media.rtp import (
     AacDepacketizer,
     G711Depacketizer,
     VideoDepacketizer,
-    native_h264_track,
+    native_video_track,
 )
 from cityhub.media.rtsp_client import (
     RtspReader,
@@ -171,7 +171,7 @@ def h264_track_kind(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPa
     if kind == "python":
         monkeypatch.setenv(PURE_PYTHON_ENV, "1")
     else:
-        assert native_h264_track() is not None, "cityhub.media._rtph264 is not built"
+        assert native_video_track() is not None, "cityhub.media._rtpvideo is not built"
     return kind
 
 

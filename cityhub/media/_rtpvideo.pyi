@@ -1,4 +1,4 @@
-"""Types of the C module ``cityhub.media._rtph264`` (see ``_rtph264.c``)."""
+"""Types of the C module ``cityhub.media._rtpvideo`` (see ``_rtpvideo.c``)."""
 
 import collections
 from collections.abc import Callable
@@ -7,8 +7,8 @@ from typing_extensions import Buffer
 
 from cityhub.api import MediaPacket
 
-class H264Track:
-    """An H.264 RTP track and its depacketiser: ``RtpTrack`` + ``VideoDepacketizer`` in C."""
+class VideoTrack:
+    """A video RTP track and its depacketiser: ``RtpTrack`` + ``VideoDepacketizer`` in C."""
 
     payload_type: int
     packets: int
@@ -20,7 +20,7 @@ class H264Track:
     parameter_sets: dict[int, bytes]
     new_parameter_sets: collections.deque[tuple[MediaPacket, dict[int, bytes]]]
     origin: int | None
-    depacketizer: H264Track
+    depacketizer: VideoTrack
     hevc: bool
     fragment_open: bool
 
@@ -30,6 +30,7 @@ class H264Track:
         clock_rate: int,
         packet_type: Callable[[bytes, int, int, bool, float], MediaPacket],
         length_prefixed: bool = True,
+        hevc: bool = False,
     ) -> None: ...
     def push(self, packet: Buffer, now: float, out: list[MediaPacket]) -> None: ...
     def parse(

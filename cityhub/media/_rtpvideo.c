@@ -1,14 +1,15 @@
 /*
- * cityhub.media._rtph264: the H.264 RTP track of cityhub's RTSP client, in C.
+ * cityhub.media._rtpvideo: the video RTP track of cityhub's RTSP client, in C.
  *
  * The same bookkeeping and depacketisation as cityhub.media.rtp.RtpTrack in front of a
- * VideoDepacketizer(hevc=False) (RFC 6184: single NAL units, STAP-A, FU-A), with the same
- * results packet for packet; tests/media/test_rtp_fast.py feeds both the same streams,
+ * VideoDepacketizer: H.264 (RFC 6184: single NAL units, STAP-A, FU-A) and H.265 (RFC 7798:
+ * single NAL units, aggregation and fragmentation units, no DONL), with the same results
+ * packet for packet; tests/media/test_rtp_fast.py feeds both the same streams,
  * losses and malformed packets included, and compares what comes out. The Python classes
  * stay the reference and the fallback when this module is not built.
  *
  * Why: at a few hundred RTP packets a second per camera, the interpreter's cost per packet
- * was about half of what recording a camera cost. H264Track.parse takes every interleaved
+ * was about half of what recording a camera cost. VideoTrack.parse takes every interleaved
  * frame of a received batch that belongs to the video channel in one call, and an access
  * unit is assembled in one buffer of its own: one copy of each byte out of the receive
  * buffer, one into the packet's bytes.
@@ -43,7 +44,8 @@ typedef struct {
     unsigned int expected;
     uint32_t last_ts;
     long long ts;
-    /* VideoDepacketizer (H.264) */
+    /* VideoDepacketizer */
+    int hevc;
     int length_prefixed;
     long long frames;
     long long frames_dropped;
@@ -64,10 +66,10 @@ typedef struct {
     Py_ssize_t fragment_size;
     int damaged;
     int wait_keyframe;
-} H264Track;
+} VideoTrack;
 
 static int
-unit_append(H264Track *self, const unsigned char *data, Py_ssize_t size)
+unit_append(VideoTrack *self, const unsigned char *data, Py_ssize_t size)
 {
     if (size > UNIT_MAX - self->unit_len) {
         self->damaged = 1;
@@ -104,14 +106,15 @@ put_be32(unsigned char *out, uint32_t value)
 static const unsigned char START_CODE[4] = {0, 0, 0, 1};
 
 /* A NAL unit's type; the first slice of a picture must start the access unit. ``header`` is
- * the byte after the NAL unit header, or -1 if there is none. */
+ * the byte after the NAL unit header (its top bit: H.264's first_mb_in_slice is 0, H.265's
+ * first_slice_segment_in_pic_flag), or -1 if there is none. */
 static void
-note_slice(H264Track *self, int kind, int header)
+note_slice(VideoTrack *self, int kind, int header)
 {
-    if (kind == 5) {
+    if (self->hevc ? (kind >= 16 && kind <= 23) : kind == 5) { /* IRAP, IDR */
         self->keyframe = 1;
     }
-    if (!self->slices && kind >= 1 && kind <= 5) {
+    if (!self->slices && (self->hevc ? kind < 32 : (kind >= 1 && kind <= 5))) {
         self->slices = 1;
         if (header < 0 || !(header & 0x80)) {
             self->damaged = 1;
@@ -120,7 +123,7 @@ note_slice(H264Track *self, int kind, int header)
 }
 
 static int
-take_unit(H264Track *self, const unsigned char *nal, Py_ssize_t size, int kind)
+take_unit(VideoTrack *self, const unsigned char *nal, Py_ssize_t size, int kind)
 {
     unsigned char prefix[4];
     if (self->length_prefixed) {
@@ -132,7 +135,7 @@ take_unit(H264Track *self, const unsigned char *nal, Py_ssize_t size, int kind)
     if (unit_append(self, prefix, 4) < 0 || unit_append(self, nal, size) < 0) {
         return -1;
     }
-    if (kind == 7 || kind == 8) {
+    if (self->hevc ? (kind >= 32 && kind <= 34) : (kind == 7 || kind == 8)) {
         PyObject *key = PyLong_FromLong(kind);
         if (key == NULL) {
             return -1;
@@ -156,15 +159,23 @@ take_unit(H264Track *self, const unsigned char *nal, Py_ssize_t size, int kind)
         Py_DECREF(key);
     }
     else {
-        note_slice(self, kind, size > 1 ? nal[1] : -1);
+        Py_ssize_t header = self->hevc ? 2 : 1;
+        note_slice(self, kind, size > header ? nal[header] : -1);
     }
     return 0;
 }
 
 static int
-take_aggregate(H264Track *self, const unsigned char *payload, Py_ssize_t end)
+nal_type(VideoTrack *self, const unsigned char *nal)
 {
-    Py_ssize_t pos = 1;
+    return self->hevc ? (nal[0] >> 1) & 0x3F : nal[0] & 0x1F;
+}
+
+/* STAP-A (H.264) or an aggregation packet (H.265): units behind their 16-bit sizes. */
+static int
+take_aggregate(VideoTrack *self, const unsigned char *payload, Py_ssize_t end)
+{
+    Py_ssize_t pos = self->hevc ? 2 : 1;
     while (pos + 2 <= end) {
         Py_ssize_t size = ((Py_ssize_t)payload[pos] << 8) | payload[pos + 1];
         pos += 2;
@@ -172,7 +183,7 @@ take_aggregate(H264Track *self, const unsigned char *payload, Py_ssize_t end)
             self->damaged = 1;
             return 0;
         }
-        if (take_unit(self, payload + pos, size, payload[pos] & 0x1F) < 0) {
+        if (take_unit(self, payload + pos, size, nal_type(self, payload + pos)) < 0) {
             return -1;
         }
         pos += size;
@@ -181,7 +192,7 @@ take_aggregate(H264Track *self, const unsigned char *payload, Py_ssize_t end)
 }
 
 static void
-end_fragment(H264Track *self)
+end_fragment(VideoTrack *self)
 {
     self->fragment_open = 0;
     if (self->length_prefixed && self->fragment_slot + 4 <= self->unit_len) {
@@ -189,32 +200,45 @@ end_fragment(H264Track *self)
     }
 }
 
+/* FU-A (H.264) or a fragmentation unit (H.265): the unit's header is rebuilt from the
+ * payload header and the FU header at its start; the body follows ``first``. */
 static int
-take_fragment(H264Track *self, const unsigned char *payload, Py_ssize_t size)
+take_fragment(VideoTrack *self, const unsigned char *payload, Py_ssize_t size)
 {
-    int flags = payload[1];
-    int kind = flags & 0x1F;
+    Py_ssize_t first = self->hevc ? 3 : 2;
+    int flags = payload[first - 1];
+    int kind = flags & (self->hevc ? 0x3F : 0x1F);
     if (flags & 0x80) { /* start */
         if (self->fragment_open) {
             self->damaged = 1; /* the previous fragmented unit never ended */
         }
-        unsigned char header = (unsigned char)((payload[0] & 0xE0) | kind);
+        unsigned char header[2];
+        Py_ssize_t header_size;
+        if (self->hevc) {
+            header[0] = (unsigned char)((payload[0] & 0x81) | (kind << 1));
+            header[1] = payload[1];
+            header_size = 2;
+        }
+        else {
+            header[0] = (unsigned char)((payload[0] & 0xE0) | kind);
+            header_size = 1;
+        }
         self->fragment_open = 1;
         self->fragment_slot = self->unit_len;
-        self->fragment_size = 1;
-        if (unit_append(self, START_CODE, 4) < 0 || unit_append(self, &header, 1) < 0) {
+        self->fragment_size = header_size;
+        if (unit_append(self, START_CODE, 4) < 0 || unit_append(self, header, header_size) < 0) {
             return -1;
         }
-        note_slice(self, kind, size > 2 ? payload[2] : -1);
+        note_slice(self, kind, size > first ? payload[first] : -1);
     }
     else if (!self->fragment_open) {
         self->damaged = 1; /* its start was lost */
         return 0;
     }
-    if (unit_append(self, payload + 2, size - 2) < 0) {
+    if (unit_append(self, payload + first, size - first) < 0) {
         return -1;
     }
-    self->fragment_size += size - 2;
+    self->fragment_size += size - first;
     if (flags & 0x40) { /* end */
         end_fragment(self);
     }
@@ -223,7 +247,7 @@ take_fragment(H264Track *self, const unsigned char *payload, Py_ssize_t size)
 
 /* The access unit under way is complete: append it to ``out`` unless damaged. */
 static int
-finish(H264Track *self, double now, PyObject *out)
+finish(VideoTrack *self, double now, PyObject *out)
 {
     Py_ssize_t size = self->unit_len;
     int keyframe = self->keyframe;
@@ -293,7 +317,7 @@ finish(H264Track *self, double now, PyObject *out)
 }
 
 static int
-depacketize(H264Track *self, const unsigned char *payload, Py_ssize_t size, long long timestamp,
+depacketize(VideoTrack *self, const unsigned char *payload, Py_ssize_t size, long long timestamp,
             int marker, double now, PyObject *out)
 {
     if (!self->has_timestamp || timestamp != self->timestamp) {
@@ -303,22 +327,22 @@ depacketize(H264Track *self, const unsigned char *payload, Py_ssize_t size, long
         self->has_timestamp = 1;
         self->timestamp = timestamp;
     }
-    if (size < 2) {
+    if (size < (self->hevc ? 3 : 2)) {
         self->damaged = 1;
     }
     else {
-        int kind = payload[0] & 0x1F;
+        int kind = nal_type(self, payload);
         int failed = 0;
-        if (kind >= 1 && kind <= 23) {
+        if (self->hevc ? kind < 48 : (kind >= 1 && kind <= 23)) {
             failed = take_unit(self, payload, size, kind);
         }
-        else if (kind == 24) { /* STAP-A */
+        else if (kind == (self->hevc ? 48 : 24)) { /* STAP-A, AP */
             failed = take_aggregate(self, payload, size);
         }
-        else if (kind == 28) { /* FU-A */
+        else if (kind == (self->hevc ? 49 : 28)) { /* FU-A, FU */
             failed = take_fragment(self, payload, size);
         }
-        else { /* STAP-B, MTAP, FU-B: interleaved mode only, refused at SETUP */
+        else { /* H.264 STAP-B, MTAP, FU-B (interleaved mode, refused at SETUP); H.265 PACI */
             self->damaged = 1;
         }
         if (failed < 0) {
@@ -335,14 +359,14 @@ depacketize(H264Track *self, const unsigned char *payload, Py_ssize_t size, long
 }
 
 static void
-track_lost(H264Track *self)
+track_lost(VideoTrack *self)
 {
     self->damaged = 1;
     self->fragment_open = 0;
 }
 
 static void
-set_origin(H264Track *self, uint32_t rtptime)
+set_origin(VideoTrack *self, uint32_t rtptime)
 {
     self->has_origin = 1;
     self->origin = rtptime;
@@ -353,7 +377,7 @@ set_origin(H264Track *self, uint32_t rtptime)
 
 /* One RTP packet received at ``now``: RtpTrack.push. */
 static int
-push_packet(H264Track *self, const unsigned char *packet, Py_ssize_t size, double now,
+push_packet(VideoTrack *self, const unsigned char *packet, Py_ssize_t size, double now,
             PyObject *out)
 {
     if (size < 12) {
@@ -410,16 +434,17 @@ push_packet(H264Track *self, const unsigned char *packet, Py_ssize_t size, doubl
 /* --- the Python type ------------------------------------------------------------------ */
 
 static int
-H264Track_init(H264Track *self, PyObject *args, PyObject *kwds)
+VideoTrack_init(VideoTrack *self, PyObject *args, PyObject *kwds)
 {
     static char *keywords[] = {"payload_type", "clock_rate", "packet_type", "length_prefixed",
-                               NULL};
+                               "hevc", NULL};
     int payload_type;
     int clock_rate;
     PyObject *packet_type;
     int length_prefixed = 1;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "iiO|p", keywords, &payload_type, &clock_rate,
-                                     &packet_type, &length_prefixed)) {
+    int hevc = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "iiO|pp", keywords, &payload_type, &clock_rate,
+                                     &packet_type, &length_prefixed, &hevc)) {
         return -1;
     }
     if (!PyCallable_Check(packet_type)) {
@@ -451,6 +476,7 @@ H264Track_init(H264Track *self, PyObject *args, PyObject *kwds)
     self->payload_type = payload_type;
     self->tick = clock_rate > 0 ? 1.0 / clock_rate : 0.0;
     self->length_prefixed = length_prefixed;
+    self->hevc = hevc;
     self->has_wall_offset = 0;
     self->has_origin = 0;
     self->has_expected = 0;
@@ -467,7 +493,7 @@ H264Track_init(H264Track *self, PyObject *args, PyObject *kwds)
 }
 
 static int
-H264Track_traverse(H264Track *self, visitproc visit, void *arg)
+VideoTrack_traverse(VideoTrack *self, visitproc visit, void *arg)
 {
     Py_VISIT(self->parameter_sets);
     Py_VISIT(self->new_parameter_sets);
@@ -477,7 +503,7 @@ H264Track_traverse(H264Track *self, visitproc visit, void *arg)
 }
 
 static int
-H264Track_clear(H264Track *self)
+VideoTrack_clear(VideoTrack *self)
 {
     Py_CLEAR(self->parameter_sets);
     Py_CLEAR(self->new_parameter_sets);
@@ -487,26 +513,26 @@ H264Track_clear(H264Track *self)
 }
 
 static void
-H264Track_dealloc(H264Track *self)
+VideoTrack_dealloc(VideoTrack *self)
 {
     PyObject_GC_UnTrack(self);
-    H264Track_clear(self);
+    VideoTrack_clear(self);
     PyMem_Free(self->unit);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
 static int
-check_ready(H264Track *self)
+check_ready(VideoTrack *self)
 {
     if (self->packet_type == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "H264Track.__init__ was not called");
+        PyErr_SetString(PyExc_RuntimeError, "VideoTrack.__init__ was not called");
         return -1;
     }
     return 0;
 }
 
 static PyObject *
-H264Track_push(H264Track *self, PyObject *args)
+VideoTrack_push(VideoTrack *self, PyObject *args)
 {
     Py_buffer packet;
     double now;
@@ -524,7 +550,7 @@ H264Track_push(H264Track *self, PyObject *args)
 }
 
 static PyObject *
-H264Track_parse(H264Track *self, PyObject *args)
+VideoTrack_parse(VideoTrack *self, PyObject *args)
 {
     Py_buffer buffer;
     Py_ssize_t pos;
@@ -562,7 +588,7 @@ H264Track_parse(H264Track *self, PyObject *args)
 }
 
 static PyObject *
-H264Track_set_origin(H264Track *self, PyObject *args, PyObject *kwds)
+VideoTrack_set_origin(VideoTrack *self, PyObject *args, PyObject *kwds)
 {
     static char *keywords[] = {"rtptime", "seq", NULL};
     unsigned long long rtptime;
@@ -583,7 +609,7 @@ H264Track_set_origin(H264Track *self, PyObject *args, PyObject *kwds)
 }
 
 static PyObject *
-H264Track_set_clock(H264Track *self, PyObject *args)
+VideoTrack_set_clock(VideoTrack *self, PyObject *args)
 {
     double now;
     double slack;
@@ -599,7 +625,7 @@ H264Track_set_clock(H264Track *self, PyObject *args)
 }
 
 static PyObject *
-H264Track_get_origin(H264Track *self, void *closure)
+VideoTrack_get_origin(VideoTrack *self, void *closure)
 {
     if (!self->has_origin) {
         Py_RETURN_NONE;
@@ -608,101 +634,96 @@ H264Track_get_origin(H264Track *self, void *closure)
 }
 
 static PyObject *
-H264Track_get_self(H264Track *self, void *closure)
+VideoTrack_get_self(VideoTrack *self, void *closure)
 {
     return Py_NewRef(self);
 }
 
 static PyObject *
-H264Track_get_false(H264Track *self, void *closure)
-{
-    Py_RETURN_FALSE;
-}
-
-static PyObject *
-H264Track_get_fragment_open(H264Track *self, void *closure)
+VideoTrack_get_fragment_open(VideoTrack *self, void *closure)
 {
     return PyBool_FromLong(self->fragment_open);
 }
 
-static PyMethodDef H264Track_methods[] = {
-    {"push", (PyCFunction)H264Track_push, METH_VARARGS,
+static PyMethodDef VideoTrack_methods[] = {
+    {"push", (PyCFunction)VideoTrack_push, METH_VARARGS,
      "push(packet, now, out): take one RTP packet received at now (POSIX seconds)."},
-    {"parse", (PyCFunction)H264Track_parse, METH_VARARGS,
+    {"parse", (PyCFunction)VideoTrack_parse, METH_VARARGS,
      "parse(buffer, pos, end, now, out, channel=0) -> int: take the interleaved frames of "
      "channel from buffer[pos:end] up to the first of another channel, an RTSP message or an "
      "incomplete frame; returns where it stopped."},
-    {"set_origin", (PyCFunction)(void (*)(void))H264Track_set_origin,
+    {"set_origin", (PyCFunction)(void (*)(void))VideoTrack_set_origin,
      METH_VARARGS | METH_KEYWORDS,
      "set_origin(rtptime, seq=None): count timestamps from rtptime; seq is the first due."},
-    {"set_clock", (PyCFunction)H264Track_set_clock, METH_VARARGS,
+    {"set_clock", (PyCFunction)VideoTrack_set_clock, METH_VARARGS,
      "set_clock(now, slack): the packets taken so far arrived by now (see RtpTrack)."},
     {NULL, NULL, 0, NULL},
 };
 
-static PyMemberDef H264Track_members[] = {
-    {"payload_type", T_INT, offsetof(H264Track, payload_type), READONLY, "RTP payload type."},
-    {"packets", T_LONGLONG, offsetof(H264Track, packets), READONLY, "RTP packets taken."},
-    {"lost", T_LONGLONG, offsetof(H264Track, lost), READONLY, "RTP packets missing."},
-    {"malformed", T_LONGLONG, offsetof(H264Track, malformed), READONLY,
+static PyMemberDef VideoTrack_members[] = {
+    {"payload_type", T_INT, offsetof(VideoTrack, payload_type), READONLY, "RTP payload type."},
+    {"packets", T_LONGLONG, offsetof(VideoTrack, packets), READONLY, "RTP packets taken."},
+    {"lost", T_LONGLONG, offsetof(VideoTrack, lost), READONLY, "RTP packets missing."},
+    {"malformed", T_LONGLONG, offsetof(VideoTrack, malformed), READONLY,
      "RTP packets refused as malformed."},
-    {"frames", T_LONGLONG, offsetof(H264Track, frames), READONLY, "Access units handed out."},
-    {"frames_dropped", T_LONGLONG, offsetof(H264Track, frames_dropped), READONLY,
+    {"frames", T_LONGLONG, offsetof(VideoTrack, frames), READONLY, "Access units handed out."},
+    {"frames_dropped", T_LONGLONG, offsetof(VideoTrack, frames_dropped), READONLY,
      "Access units left out because packets they needed were lost."},
-    {"length_prefixed", T_BOOL, offsetof(H264Track, length_prefixed), READONLY,
+    {"hevc", T_BOOL, offsetof(VideoTrack, hevc), READONLY, "H.265 (else H.264)."},
+    {"length_prefixed", T_BOOL, offsetof(VideoTrack, length_prefixed), READONLY,
      "Units preceded by their four-byte length (else four-byte start codes)."},
-    {"parameter_sets", T_OBJECT_EX, offsetof(H264Track, parameter_sets), READONLY,
+    {"parameter_sets", T_OBJECT_EX, offsetof(VideoTrack, parameter_sets), READONLY,
      "The last in-band SPS and PPS, by NAL unit type."},
-    {"new_parameter_sets", T_OBJECT_EX, offsetof(H264Track, new_parameter_sets), READONLY,
+    {"new_parameter_sets", T_OBJECT_EX, offsetof(VideoTrack, new_parameter_sets), READONLY,
      "Keyframes that came with other parameter sets than the previous one, and those."},
     {NULL, 0, 0, 0, NULL},
 };
 
-static PyGetSetDef H264Track_getset[] = {
-    {"origin", (getter)H264Track_get_origin, NULL, "The RTP timestamp counted from.", NULL},
-    {"depacketizer", (getter)H264Track_get_self, NULL, "The track itself.", NULL},
-    {"hevc", (getter)H264Track_get_false, NULL, "Always False: H.264.", NULL},
-    {"fragment_open", (getter)H264Track_get_fragment_open, NULL,
+static PyGetSetDef VideoTrack_getset[] = {
+    {"origin", (getter)VideoTrack_get_origin, NULL, "The RTP timestamp counted from.", NULL},
+    {"depacketizer", (getter)VideoTrack_get_self, NULL, "The track itself.", NULL},
+    {"fragment_open", (getter)VideoTrack_get_fragment_open, NULL,
      "Whether a fragmented NAL unit is under way.", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
-static PyTypeObject H264TrackType = {
+static PyTypeObject VideoTrackType = {
     PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "cityhub.media._rtph264.H264Track",
-    .tp_doc = PyDoc_STR("H264Track(payload_type, clock_rate, packet_type, length_prefixed=True):"
-                        " an H.264 RTP track and its depacketiser (see cityhub.media.rtp)."),
-    .tp_basicsize = sizeof(H264Track),
+    .tp_name = "cityhub.media._rtpvideo.VideoTrack",
+    .tp_doc = PyDoc_STR("VideoTrack(payload_type, clock_rate, packet_type, length_prefixed=True, "
+                        "hevc=False): an H.264 or H.265 RTP track and its depacketiser (see "
+                        "cityhub.media.rtp)."),
+    .tp_basicsize = sizeof(VideoTrack),
     .tp_itemsize = 0,
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
     .tp_new = PyType_GenericNew,
-    .tp_init = (initproc)H264Track_init,
-    .tp_dealloc = (destructor)H264Track_dealloc,
-    .tp_traverse = (traverseproc)H264Track_traverse,
-    .tp_clear = (inquiry)H264Track_clear,
-    .tp_methods = H264Track_methods,
-    .tp_members = H264Track_members,
-    .tp_getset = H264Track_getset,
+    .tp_init = (initproc)VideoTrack_init,
+    .tp_dealloc = (destructor)VideoTrack_dealloc,
+    .tp_traverse = (traverseproc)VideoTrack_traverse,
+    .tp_clear = (inquiry)VideoTrack_clear,
+    .tp_methods = VideoTrack_methods,
+    .tp_members = VideoTrack_members,
+    .tp_getset = VideoTrack_getset,
 };
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT,
-    .m_name = "cityhub.media._rtph264",
-    .m_doc = PyDoc_STR("The H.264 RTP track of cityhub's RTSP client, in C."),
+    .m_name = "cityhub.media._rtpvideo",
+    .m_doc = PyDoc_STR("The video RTP track of cityhub's RTSP client, in C."),
     .m_size = -1,
 };
 
 PyMODINIT_FUNC
-PyInit__rtph264(void)
+PyInit__rtpvideo(void)
 {
-    if (PyType_Ready(&H264TrackType) < 0) {
+    if (PyType_Ready(&VideoTrackType) < 0) {
         return NULL;
     }
     PyObject *m = PyModule_Create(&module);
     if (m == NULL) {
         return NULL;
     }
-    if (PyModule_AddObjectRef(m, "H264Track", (PyObject *)&H264TrackType) < 0) {
+    if (PyModule_AddObjectRef(m, "VideoTrack", (PyObject *)&VideoTrackType) < 0) {
         Py_DECREF(m);
         return NULL;
     }
