@@ -31,6 +31,7 @@ import logging
 import os
 import re
 import socket
+import struct
 import threading
 import time
 from typing import TYPE_CHECKING
@@ -81,7 +82,8 @@ __all__ = [
 _LOGGER = logging.getLogger(__name__)
 
 SOCKET_TIMEOUT_S = 5.0
-"""A stream that sends nothing for this long (seconds) is broken."""
+"""A stream that sends nothing for this long (seconds) is broken: it is declared so at the
+latest this long after its last byte, in batches or not."""
 BATCH_S = 1.0
 """Media time (seconds) the kernel gathers before waking the reader while nobody watches the
 stream live: at 4 Mbit/s, 500 KB. Each wake-up costs about the same whatever it brings, so a
@@ -100,6 +102,10 @@ DEFAULT_SESSION_TIMEOUT_S = 60
 REORDERED_MAX = 2
 """Video timestamps that step back this many times mean B-frames: FFmpeg's reader takes over."""
 _MAX_HEADER_BYTES = 16 * 1024
+_TCP_INFO_BYTES = 104
+_TCP_LAST_DATA_RECV = struct.Struct("=I")
+_TCP_LAST_DATA_RECV_OFFSET = 52
+"""``tcpi_last_data_recv`` (ms) in Linux's ``struct tcp_info``, after 8 bytes and 9 u32."""
 _VIDEO = {"H264": "h264", "H265": "hevc"}
 _G711 = {"PCMU": "pcm_mulaw", "PCMA": "pcm_alaw"}
 _AUTH_PARAM = re.compile(r'(\w+)\s*=\s*(?:"([^"]*)"|([^\s,]+))')
@@ -291,7 +297,7 @@ class RtspReader:
         self._origins(played.header("rtp-info"))
         self._keepalive_at = time.monotonic() + self._keepalive_every
         assert self._sock is not None
-        self._sock.settimeout(POLL_S)
+        self._sock.settimeout(min(POLL_S, self._timeout))
         return StreamInfo(
             codec=video_info.codec,
             width=video_info.width,
@@ -617,11 +623,16 @@ class RtspReader:
             except TimeoutError:
                 if self._closed.is_set():
                     raise StreamEndedError("closed") from None
-                waited += POLL_S
+                waited += sock.gettimeout() or POLL_S
+                silent = _silence_s(sock)
+                if silent is None:  # no TCP_INFO: a batch's wait may have seen data come
+                    silent = waited if self._lowat <= 1 else 0.0
+                if silent >= self._timeout - 0.001:
+                    raise StreamError(f"{self._url}: no data for {silent:.0f} s") from None
                 if self._lowat > 1:  # less came than a batch: take whatever is there
                     self._set_lowat(1)
-                elif waited >= self._timeout:
-                    raise StreamError(f"{self._url}: no data for {waited:.0f} s") from None
+                # The last wait ends when the timeout is up.
+                sock.settimeout(max(min(POLL_S, self._timeout - silent), 0.01))
             except OSError as err:
                 if self._closed.is_set():
                     raise StreamEndedError("closed") from None
@@ -630,6 +641,8 @@ class RtspReader:
             if self._closed.is_set():
                 raise StreamEndedError("closed")
             raise StreamError(f"{self._url}: the server closed the connection")
+        if waited:
+            sock.settimeout(min(POLL_S, self._timeout))
         self._end = end + received
         self._window_bytes += received
         now = time.monotonic()
@@ -821,6 +834,21 @@ def _note_pure_python() -> None:
             "twice the CPU; install gcc and python3-dev, then reinstall cityhub "
             "(bash .ci/bootstrap)"
         )
+
+
+def _silence_s(sock: socket.socket) -> float | None:
+    """Seconds since the last byte arrived on ``sock`` (Linux's TCP_INFO), or None.
+
+    A reader waiting for a batch reads the rest of one cut short by a stall only after its
+    wait runs out: counting silence from its reads would declare the stream dead up to a
+    batch late. The kernel knows when the last segment came.
+    """
+    try:
+        info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, _TCP_INFO_BYTES)
+        (since_ms,) = _TCP_LAST_DATA_RECV.unpack_from(info, _TCP_LAST_DATA_RECV_OFFSET)
+    except (AttributeError, OSError, struct.error):
+        return None
+    return float(since_ms) / 1000
 
 
 def _unit_type(unit: bytes, hevc: bool) -> int:

@@ -82,6 +82,8 @@ class ScriptedRtspServer:
         self.rtp_info = rtp_info
         self.gap_s = gap_s
         self.requests: list[str] = []
+        self.sent_at: float | None = None
+        """When the whole stream was sent (``time.monotonic()``), then the server goes silent."""
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
         self._thread = threading.Thread(target=self._serve, daemon=True)
@@ -159,3 +161,4 @@ class ScriptedRtspServer:
             conn.sendall(self.stream[pos : pos + size])
             pos += size
             time.sleep(self.gap_s)
+        self.sent_at = time.monotonic()

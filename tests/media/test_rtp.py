@@ -26,6 +26,7 @@ from rtp_kit import (
 )
 
 from cityhub.api import CameraState, MediaPacket, StreamEndedError, StreamError, StreamInfo
+from cityhub.media import rtsp_client
 from cityhub.media.fmp4_writer import avcc_record
 from cityhub.media.h26x import h264_sps, hevc_sps
 from cityhub.media.rtp import (
@@ -302,9 +303,51 @@ def test_silence_is_a_stream_error_after_the_timeout() -> None:
     started = time.monotonic()
     with pytest.raises(StreamError, match="no data for"):
         reader.read()
-    assert time.monotonic() - started < 3.0
+    assert 0.9 <= time.monotonic() - started < 1.6
     reader.close()
     server.close()
+
+
+@pytest.mark.parametrize(
+    ("live", "tcp_info"),
+    [(False, True), (True, True), (False, False)],
+    ids=["batches", "live", "batches-without-tcp-info"],
+)
+def test_a_stream_that_stops_is_an_error_the_timeout_after_its_last_byte(
+    live: bool, tcp_info: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches or not, silence is counted from the last byte, not from the last full batch.
+
+    1.6 s of frames at a steady rate (enough for the reader to wait for batches of a second),
+    then nothing on an open connection. Without TCP_INFO (not Linux), a batch's wait may add
+    to the timeout.
+    """
+    if not tcp_info:
+        monkeypatch.setattr(rtsp_client, "_silence_s", lambda sock: None)
+    frames = [rtp(1, 0, stap_a(H264_SPS, H264_PPS))]
+    frames += [rtp(2, 0, IDR, marker=True)]
+    frames += [rtp(2 + n, n * FRAME, p_slice(n), marker=True) for n in range(1, 160)]
+    stream = b"".join(interleaved(0, p) for p in frames)
+    server = ScriptedRtspServer(h264_sdp(), stream, [len(stream) // 160], gap_s=0.01)
+    timeout = 2.0
+    reader = RtspReader(server.url, socket_timeout_s=timeout)
+    reader.set_low_latency(live)
+
+    def read_to_the_end() -> None:
+        while True:
+            reader.read()
+
+    try:
+        with pytest.raises(StreamError, match="no data for"):
+            read_to_the_end()
+        failed_at = time.monotonic()
+    finally:
+        reader.close()
+        server.close()
+    assert server.sent_at is not None
+    silence = failed_at - server.sent_at
+    late = 0.4 if tcp_info else 0.4 + 1.5  # scheduling; without TCP_INFO, a batch's wait
+    assert timeout - 0.1 <= silence <= timeout + late
 
 
 def test_b_frames_send_the_url_to_ffmpegs_reader() -> None:
