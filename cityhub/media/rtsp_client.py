@@ -675,57 +675,27 @@ class RtspReader:
             self._lowat = 1
 
     def _parse_frames(self) -> None:
-        """Hand every complete interleaved frame in the buffer to its track."""
-        if self._native_video is not None:
-            self._parse_frames_native(self._native_video)
-            return
-        buffer, view = self._buffer, self._view
-        pos, end = self._start, self._end
-        channels = self._channels
-        out = self._out
-        now = time.time()
-        video = self._video
-        assert isinstance(video, RtpTrack)
-        fragment = video.continue_fragment  # channel 0 is always the video
-        run = video.fragment_run
-        while end - pos >= 4:
-            if buffer[pos] != 0x24:  # "$"
-                self._start = pos
-                if self._parse_message(deliver=True) is None:
-                    return
-                pos = self._start
-                continue
-            size = (buffer[pos + 2] << 8) | buffer[pos + 3]
-            stop = pos + 4 + size
-            if stop > end:
-                break
-            channel = buffer[pos + 1]
-            if channel:
-                track = channels.get(channel)
-                if track is not None:
-                    track.push(view[pos + 4 : stop], now, out)
-                pos = stop
-                continue
-            if not fragment(buffer, pos + 4, stop):
-                video.push(view[pos + 4 : stop], now, out)
-            pos = run(buffer, view, pos, stop, end)
-        self._start = pos
-        slack = 2 * self._batch_s
-        for track in channels.values():
-            track.set_clock(now, slack)
+        """Hand every complete interleaved frame in the buffer to its track.
 
-    def _parse_frames_native(self, video: VideoTrack) -> None:
-        """:meth:`_parse_frames` with the C video track: each run of video frames in one call."""
+        With the C video track, each run of video frames goes to it in one call, which stops
+        at a frame of another channel (audio, RTCP) or an RTSP message; in Python, a run of
+        FU-A middle fragments is taken in one loop (:meth:`RtpTrack.fragment_run`).
+        """
         buffer, view = self._buffer, self._view
         pos, end = self._start, self._end
         channels = self._channels
         out = self._out
         now = time.time()
-        parse = video.parse
-        while True:
-            pos = parse(buffer, pos, end, now, out)  # up to a frame of another channel
-            if end - pos < 4:
-                break
+        native = self._native_video
+        video = self._video
+        if native is None:
+            assert isinstance(video, RtpTrack)
+            fragment, run, push = video.continue_fragment, video.fragment_run, video.push
+        while end - pos >= 4:
+            if native is not None:
+                pos = native.parse(buffer, pos, end, now, out)
+                if end - pos < 4:
+                    break
             if buffer[pos] != 0x24:  # "$"
                 self._start = pos
                 if self._parse_message(deliver=True) is None:
@@ -735,10 +705,17 @@ class RtspReader:
             stop = pos + 4 + ((buffer[pos + 2] << 8) | buffer[pos + 3])
             if stop > end:
                 break
-            track = channels.get(buffer[pos + 1])
-            if track is not None:
-                track.push(view[pos + 4 : stop], now, out)
-            pos = stop
+            channel = buffer[pos + 1]
+            if channel or native is not None:
+                track = channels.get(channel)
+                if track is not None:
+                    track.push(view[pos + 4 : stop], now, out)
+                pos = stop
+                continue
+            # Channel 0 is always the video.
+            if not fragment(buffer, pos + 4, stop):
+                push(view[pos + 4 : stop], now, out)
+            pos = run(buffer, view, pos, stop, end)
         self._start = pos
         slack = 2 * self._batch_s
         for track in channels.values():
