@@ -71,6 +71,9 @@ typedef struct {
 static int
 unit_append(VideoTrack *self, const unsigned char *data, Py_ssize_t size)
 {
+    if (size == 0) {
+        return 0;
+    }
     if (size > UNIT_MAX - self->unit_len) {
         self->damaged = 1;
         return 0;

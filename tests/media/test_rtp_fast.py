@@ -15,15 +15,19 @@ from __future__ import annotations
 import base64
 import os
 import random
+import shutil
 import struct
 import subprocess
 import sys
+import sysconfig
 from fractions import Fraction
+from pathlib import Path
 
 import av
 import pytest
 from rtp_kit import H264_PPS, H264_SPS, ScriptedRtspServer, h264_sdp, interleaved, rtp
 
+import cityhub.media
 from cityhub.api import MediaPacket
 from cityhub.media.rtp import (
     PURE_PYTHON_ENV,
@@ -572,3 +576,75 @@ def test_h265_from_a_real_encoder_reads_and_decodes_the_same_in_c_and_python(
     pictures += decoder.decode(None)
     assert len(pictures) == len(clip)
     assert [p.keyframe for p in got][:6] == [True, False, False, False, False, True]
+
+
+@needs_c
+@CODECS
+def test_random_bytes_neither_crash_nor_differ(hevc: bool) -> None:
+    """Garbage as a broken or hostile camera could send it: RTP-shaped or not at all."""
+    assert VideoTrack is not None
+    rng = random.Random(99 if hevc else 98)
+    for _ in range(300):
+        reference = RtpTrack(VideoDepacketizer(hevc=hevc, length_prefixed=not hevc), PT, CLOCK)
+        native = VideoTrack(PT, CLOCK, MediaPacket, not hevc, hevc)
+        expected: list[MediaPacket] = []
+        got: list[MediaPacket] = []
+        wire = bytearray()
+        items = []
+        for _ in range(rng.randrange(1, 40)):
+            size = rng.choice([0, 1, 2, 11, 12, 13, 14, 15, 16, 40, 1500])
+            body = bytearray(rng.randbytes(size))
+            if size >= 2 and rng.random() < 0.8:  # mostly version 2 and our payload type
+                body[0] = 0x80 | (body[0] & 0x3F)
+                body[1] = (body[1] & 0x80) | PT
+            items.append(bytes(body))
+            wire += interleaved(0, bytes(body))
+        now = 1000.0
+        assert native.parse(wire, 0, len(wire), now, got) == len(wire)
+        for item in items:
+            reference.push(memoryview(item), now, expected)
+        assert [described(p) for p in got] == [described(p) for p in expected]
+        assert state(native) == state(reference)
+
+
+ASAN_CHILD = """
+import importlib.util, sys
+spec = importlib.util.spec_from_file_location("cityhub.media._rtpvideo", sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+sys.modules["cityhub.media._rtpvideo"] = module
+spec.loader.exec_module(module)
+import pytest
+sys.exit(pytest.main(["-q", "-s", "-p", "no:cacheprovider", "-k", "not sanitizer", sys.argv[2]]))
+"""
+
+
+@needs_c
+def test_the_c_track_passes_these_tests_under_address_sanitizer(tmp_path: Path) -> None:
+    """The C code reads what the network sends: built with AddressSanitizer and UBSan, every
+    test of this file runs again on it, and any out-of-bounds access or undefined behaviour
+    fails it."""
+    compiler = shutil.which("gcc")
+    assert compiler is not None, "gcc is needed (bash .ci/bootstrap installs it)"
+    source = Path(cityhub.media.__file__).parent / "_rtpvideo.c"
+    built = tmp_path / "_rtpvideo.so"
+    include = sysconfig.get_paths()["include"]
+    subprocess.run(
+        [compiler, "-O1", "-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=all",
+         "-fno-omit-frame-pointer", "-fPIC", "-shared", f"-I{include}", str(source),
+         "-o", str(built)],
+        check=True, timeout=120,
+    )  # fmt: skip
+    runtimes = [
+        subprocess.run(
+            [compiler, f"-print-file-name={name}"], check=True, capture_output=True, text=True
+        ).stdout.strip()
+        for name in ("libasan.so", "libubsan.so")
+    ]
+    environment = {k: v for k, v in os.environ.items() if k != PURE_PYTHON_ENV}
+    environment |= {"LD_PRELOAD": ":".join(runtimes), "ASAN_OPTIONS": "detect_leaks=0"}
+    result = subprocess.run(
+        [sys.executable, "-c", ASAN_CHILD, str(built), __file__],
+        env=environment, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert " passed" in result.stdout
