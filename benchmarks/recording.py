@@ -3,14 +3,15 @@
 Run from the repository root (GStreamer's RTSP server and ``ffmpeg`` must be installed, see
 ``cityhub.testing.rtsp``):
 
-    .venv/bin/python benchmarks/recording.py [--streams 1,8,32,64] [--seconds 60]
+    .venv/bin/python benchmarks/recording.py [--streams 1,8,32,64] [--seconds 60] [--codec h265]
 
 One RTSP server (GStreamer's, from :mod:`cityhub.testing.rtsp`) serves one path, looping a
 pre-encoded 1920x1080 25 fps H.264 clip (GOP 50, no B-frames) through one shared pipeline.
 The clip is FFmpeg's ``testsrc2`` moving pattern with temporal noise, encoded with libx264
 through PyAV at 4 Mbit/s: the virtual camera's street scene compresses to about 1 Mbit/s at
 1080p whatever bitrate is asked, far below a real camera's. Its bitrate, measured with
-``ffprobe``, is printed.
+``ffprobe``, is printed. ``--codec h265`` serves the same pattern encoded with libx265 (no
+B-frames either, parameter sets on every keyframe) instead.
 
 For each K, one after the other, never at the same time:
 
@@ -82,6 +83,24 @@ HUB_LOG = "hub.log"
 BENCH_USER = "bench"
 BENCH_PASSWORD = "Mesure-des-flux-2026"  # noqa: S105 - a throwaway account of a throwaway hub
 NAL_SLICES = frozenset({1, 5})
+CODECS = ("h264", "h265")
+
+
+def nal_type(unit: bytes, codec: str) -> int:
+    """A NAL unit's type: 5 bits of the first byte (H.264), 6 bits after one (H.265)."""
+    return (unit[0] >> 1) & 0x3F if codec == "h265" else unit[0] & 0x1F
+
+
+def is_slice(unit: bytes, codec: str) -> bool:
+    """Whether a NAL unit is a coded slice (H.265: types 0-31)."""
+    return nal_type(unit, codec) < 32 if codec == "h265" else nal_type(unit, codec) in NAL_SLICES
+
+
+def first_slice(unit: bytes, codec: str) -> bool:
+    """Whether a slice is its picture's first (first_mb_in_slice 0, or first_slice flag)."""
+    return len(unit) > 2 and bool(unit[2 if codec == "h265" else 1] & 0x80)
+
+
 """H.264 NAL unit types of coded pictures (non-IDR and IDR slices)."""
 SEGMENT_LIST = "segments.csv"
 """ffmpeg's list of the segments it wrote, with their start times in the stream."""
@@ -141,11 +160,13 @@ class PatternClips(ClipCache):
         gop: int,
         bitrate: int,
         title: str,
+        codec: str = "h264",
     ) -> Path:
         """The clip file for these parameters; encodes it (blocking) when not cached yet."""
         frames = max(1, round(seconds * fps))
         material = [
             av.__version__,
+            codec,
             "testsrc2",
             CLIP_NOISE,
             width,
@@ -156,29 +177,34 @@ class PatternClips(ClipCache):
             bitrate,
         ]
         key = hashlib.sha256(json.dumps(material).encode()).hexdigest()[:20]
-        path = self.folder / f"pattern-{width}x{height}-{fps}fps-{key}.h264"
+        path = self.folder / f"pattern-{width}x{height}-{fps}fps-{key}.{codec}"
         if not path.exists():
             self.folder.mkdir(parents=True, exist_ok=True)
             temp = path.with_name(f".{path.name}.{os.getpid()}")
-            temp.write_bytes(_encode_pattern(width, height, fps, frames, gop, bitrate))
+            temp.write_bytes(_encode_pattern(width, height, fps, frames, gop, bitrate, codec))
             temp.replace(path)
             self.encodes += 1
         return path
 
 
-def _encode_pattern(width: int, height: int, fps: int, frames: int, gop: int, rate: int) -> bytes:
+def _encode_pattern(
+    width: int, height: int, fps: int, frames: int, gop: int, rate: int, codec: str
+) -> bytes:
     graph = f"testsrc2=size={width}x{height}:rate={fps},noise=alls={CLIP_NOISE}:allf=t"
-    encoder = av.CodecContext.create("libx264", "w")
+    encoder = av.CodecContext.create("libx265" if codec == "h265" else "libx264", "w")
     assert isinstance(encoder, av.VideoCodecContext)
     encoder.width, encoder.height, encoder.pix_fmt = width, height, "yuv420p"
     encoder.time_base, encoder.framerate = Fraction(1, fps), Fraction(fps)
     encoder.bit_rate, encoder.gop_size, encoder.max_b_frames = rate, gop, 0
     kbit = rate // 1000
-    encoder.options = {
-        "preset": "veryfast",
-        "x264-params": f"repeat-headers=1:bframes=0:keyint={gop}:min-keyint={gop}:scenecut=0"
-        f":vbv-maxrate={kbit}:vbv-bufsize={kbit}",
-    }
+    params = (
+        f"repeat-headers=1:bframes=0:keyint={gop}:min-keyint={gop}:scenecut=0"
+        f":vbv-maxrate={kbit}:vbv-bufsize={kbit}"
+    )
+    if codec == "h265":  # ultrafast: x265 at 1080p is slow; the clip is cached once made
+        encoder.options = {"preset": "ultrafast", "x265-params": f"{params}:log-level=error"}
+    else:
+        encoder.options = {"preset": "veryfast", "x264-params": params}
     encoder.open()
     data = bytearray()
     with av.open(f"{graph},format=yuv420p", format="lavfi") as source:
@@ -194,10 +220,11 @@ def _encode_pattern(width: int, height: int, fps: int, frames: int, gop: int, ra
     return bytes(data)
 
 
-def probe_bitrate(clip: Path, fps: int) -> float:
+def probe_bitrate(clip: Path, fps: int, codec: str = "h264") -> float:
     """Bits per second of a raw H.264 clip played at ``fps``, its frames counted by ffprobe."""
     command = [
-        "ffprobe", "-v", "error", "-f", "h264", "-i", str(clip), "-count_packets",
+        "ffprobe", "-v", "error", "-f", "hevc" if codec == "h265" else "h264", "-i", str(clip),
+        "-count_packets",
         "-show_entries", "stream=nb_read_packets", "-of", "csv=p=0",
     ]  # fmt: skip
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
@@ -500,9 +527,10 @@ class ClipFrames:
     timestamps say. A frame is known by its first slice.
     """
 
-    def __init__(self, clip: Path) -> None:
-        slices = [u for u in iter_nal_units(clip.read_bytes()) if u[0] & 0x1F in NAL_SLICES]
-        firsts = [u for u in slices if u[1] & 0x80]  # first_mb_in_slice 0: a frame's first
+    def __init__(self, clip: Path, codec: str = "h264") -> None:
+        self.codec = codec
+        slices = [u for u in iter_nal_units(clip.read_bytes()) if is_slice(u, codec)]
+        firsts = [u for u in slices if first_slice(u, codec)]
         self.length = round(CLIP_SECONDS * FPS)
         if len(firsts) != self.length:
             raise RuntimeError(f"{clip} has {len(firsts)} frames, not {self.length}")
@@ -518,7 +546,7 @@ class ClipFrames:
                 size = int.from_bytes(data[offset : offset + 4], "big")
                 units.append(data[offset + 4 : offset + 4 + size])
                 offset += 4 + size
-        pictures = [u.rstrip(b"\x00") for u in units if u and u[0] & 0x1F in NAL_SLICES]
+        pictures = [u.rstrip(b"\x00") for u in units if u and is_slice(u, self.codec)]
         return self._index.get(pictures[0]) if pictures else None
 
     def skipped(self, previous: int, current: int) -> int:
@@ -729,6 +757,7 @@ def main() -> int:
     parser.add_argument(
         "--settle", type=float, default=5.0, help="wait after every stream records (s)"
     )
+    parser.add_argument("--codec", choices=CODECS, default="h264", help="the clip's codec")
     args = parser.parse_args()
     for tool in ("ffmpeg", "ffprobe"):
         if shutil.which(tool) is None:
@@ -738,29 +767,37 @@ def main() -> int:
     rows: list[str] = []
     try:
         with terminated_as_interrupt(), RtspTestServer(clips=PatternClips()) as server:
-            url = server.add_clip("bench", WIDTH, HEIGHT, FPS, CLIP_SECONDS, GOP, BITRATE)
+            url = server.add_clip(
+                "bench", WIDTH, HEIGHT, FPS, CLIP_SECONDS, GOP, BITRATE, codec=args.codec
+            )
             clip = server.clips.get(
                 width=WIDTH, height=HEIGHT, fps=FPS, seconds=CLIP_SECONDS, gop=GOP,
-                bitrate=BITRATE, title="bench",
-            )  # fmt: skip
-            scene = ClipCache().get(
-                width=WIDTH, height=HEIGHT, fps=FPS, seconds=CLIP_SECONDS, gop=GOP,
-                bitrate=BITRATE, title="bench",
+                bitrate=BITRATE, title="bench", codec=args.codec,
             )  # fmt: skip
             assert server.pid is not None
             print(f"{date.today()}, {machine()}")
+            scene = ""
+            if args.codec == "h264":
+                scene_clip = ClipCache().get(
+                    width=WIDTH, height=HEIGHT, fps=FPS, seconds=CLIP_SECONDS, gop=GOP,
+                    bitrate=BITRATE, title="bench",
+                )  # fmt: skip
+                scene = (
+                    "; the virtual camera's scene at the same settings: "
+                    f"{probe_bitrate(scene_clip, FPS) / 1e6:.2f} Mbit/s"
+                )
             print(
-                f"clip: {WIDTH}x{HEIGHT} {FPS} fps, GOP {GOP}, {CLIP_SECONDS:g} s loop, "
-                f"{probe_bitrate(clip, FPS) / 1e6:.2f} Mbit/s by ffprobe "
-                f"(testsrc2 + noise; the virtual camera's scene at the same settings: "
-                f"{probe_bitrate(scene, FPS) / 1e6:.2f} Mbit/s)"
+                f"clip: {args.codec}, {WIDTH}x{HEIGHT} {FPS} fps, GOP {GOP}, "
+                f"{CLIP_SECONDS:g} s loop, {probe_bitrate(clip, FPS, args.codec) / 1e6:.2f} "
+                f"Mbit/s by ffprobe (testsrc2 + noise{scene})"
             )
             print(f"window {args.seconds:g} s after {args.settle:g} s settling, {SEGMENT_S} s "
                   "segments, cityhub and ffmpeg one after the other", flush=True)  # fmt: skip
             baseline = hub_baseline_rss(children, work / "baseline", args.settle)
             print(f"hub with no camera: RSS {baseline / 1e6:.1f} MB", flush=True)
             print(HEADER, flush=True)
-            bench = Bench(children, url, server.pid, ClipFrames(clip), args.seconds, args.settle)
+            frames = ClipFrames(clip, args.codec)
+            bench = Bench(children, url, server.pid, frames, args.seconds, args.settle)
             for count in args.streams:
                 hub = run_hub(bench, work / f"hub-{count}", count)
                 shutil.rmtree(work / f"hub-{count}", ignore_errors=True)

@@ -44,6 +44,7 @@ import attrs
 
 __all__ = [
     "AUDIO_CODECS",
+    "VIDEO_CODECS",
     "ClipCache",
     "GStreamerMissingError",
     "LiveFeed",
@@ -73,6 +74,7 @@ CLIP_FORMAT = 1
 """Bump when the clip files' contents change for the same parameters."""
 DEFAULT_CLIP_SECONDS = 2.0
 AUDIO_CODECS = ("aac", "pcmu", "pcma", "opus")
+VIDEO_CODECS = ("h264", "h265")
 """Audio tracks a mount can serve (a 440 Hz tone): AAC 16 kHz, G.711 u-law and A-law 8 kHz,
 Opus 48 kHz, all mono."""
 _CLIP_ARG = re.compile(r"^(?P<name>[\w.-]+)=(?P<w>\d+)x(?P<h>\d+)@(?P<fps>\d+)(?::(?P<br>\d+))?$")
@@ -108,10 +110,13 @@ class _Mount:
     audio: str | None = None
     feed: int | None = None
     """The TCP port of a live mount's feed (``clip`` is then ``None``)."""
+    codec: str = "h264"
 
     def spec(self) -> dict[str, Any]:
         users = [[self.user, self.password]] if self.user is not None else []
         spec: dict[str, Any] = {"path": self.path, "fps": self.fps, "users": users}
+        if self.codec != "h264":
+            spec["codec"] = self.codec
         if self.feed is not None:
             spec["feed"] = self.feed
         else:
@@ -238,7 +243,11 @@ class _FeedReader:
 
 
 class ClipCache:
-    """Raw Annex-B H.264 loop clips, encoded once per set of parameters in ``folder``."""
+    """Raw Annex-B H.264 loop clips, encoded once per set of parameters in ``folder``.
+
+    The virtual camera's encoder makes H.264 only; a subclass that encodes H.265 (``codec``
+    ``h265``) lets the server serve it (``benchmarks/recording.py``'s ``PatternClips``).
+    """
 
     def __init__(self, folder: Path | None = None) -> None:
         self.folder = folder or default_cache_folder()
@@ -255,10 +264,16 @@ class ClipCache:
         gop: int,
         bitrate: int,
         title: str,
+        codec: str = "h264",
     ) -> Path:
         """The clip file for these parameters; encodes it (blocking) when not cached yet."""
         import av
 
+        if codec != "h264":
+            raise ValueError(
+                f"this clip cache encodes h264 only, not {codec}: give the server a ClipCache "
+                "subclass that encodes it"
+            )
         frames = max(1, round(seconds * fps))
         material = {
             "format": CLIP_FORMAT,
@@ -462,13 +477,17 @@ class RtspTestServer:
         user: str | None = None,
         password: str | None = None,
         audio: str | None = None,
+        codec: str = "h264",
     ) -> str:
         """Serve a looping clip at ``path`` (encoded once, cached); returns its URL.
 
         ``gop`` defaults to ``fps`` (a keyframe a second). With ``user`` and ``password`` the
         path asks for them (digest or basic authentication, as chosen for the server).
         ``audio`` (one of ``AUDIO_CODECS``) adds a live 440 Hz tone as a second track.
+        ``codec`` ``h265`` serves H.265, from a clip cache that encodes it (see ClipCache).
         """
+        if codec not in VIDEO_CODECS:
+            raise ValueError(f"codec must be one of {', '.join(VIDEO_CODECS)}")
         if (user is None) != (password is None):
             raise ValueError("give both user and password, or neither")
         if audio is not None and audio not in AUDIO_CODECS:
@@ -484,8 +503,9 @@ class RtspTestServer:
             gop=gop or fps,
             bitrate=bitrate,
             title=mount_path.lstrip("/"),
+            codec=codec,
         )
-        mount = _Mount(mount_path, clip, fps, user, password, audio)
+        mount = _Mount(mount_path, clip, fps, user, password, audio, codec=codec)
         if self.running:
             self._command(f"add {json.dumps(mount.spec())}")
         self._mounts[mount_path] = mount

@@ -1,4 +1,4 @@
-"""A real RTSP server for tests: GStreamer's RTSP server looping pre-encoded H.264 clips.
+"""A real RTSP server for tests: GStreamer's RTSP server looping pre-encoded H.264/H.265 clips.
 
 Run by :mod:`cityhub.testing.rtsp` with the system's ``python3``, which can import ``gi``
 (the virtualenv cannot): only the standard library and ``gi`` are used here.
@@ -6,8 +6,9 @@ Run by :mod:`cityhub.testing.rtsp` with the system's ``python3``, which can impo
     /usr/bin/python3 rtsp_server.py --port 0 [--spec mounts.json]
 
 A mount is ``{"path": "/cam1", "clip": "/x/cam1.h264", "fps": 25, "users": [["u", "p"]],
-"audio": "aac"}``: a raw Annex-B H.264 file without B-frames, looped forever with timestamps
-that keep rising and paced in real time, one pipeline shared by all clients of the path.
+"audio": "aac", "codec": "h264"}``: a raw Annex-B H.264 file without B-frames (H.265 with
+``"codec": "h265"``), looped forever with timestamps that keep rising and paced in real time,
+one pipeline shared by all clients of the path.
 ``users`` is optional; with it the path asks for RTSP basic or digest authentication.
 A live mount has ``"feed": PORT`` instead of ``"clip"``: its pipeline reads Annex-B H.264
 (no B-frames) from a TCP listener on 127.0.0.1:PORT while someone watches, frame n stamped
@@ -76,6 +77,10 @@ AUDIO_ELEMENTS = {
 """Elements of the audio tracks: looked for only when a mount asks for audio."""
 LIVE_ELEMENTS = {"tcpclientsrc": "gstreamer1.0-plugins-base"}
 """Elements of live mounts: looked for only when a mount has a feed."""
+CODECS = ("h264", "h265")
+"""The video codecs of clip mounts: a spec's ``codec`` (``h264`` when it names none)."""
+H265_ELEMENTS = {"h265parse": "gstreamer1.0-plugins-bad", "rtph265pay": "gstreamer1.0-plugins-good"}
+"""Elements of H.265 mounts: looked for only when a mount serves H.265."""
 
 try:
     import gi
@@ -108,6 +113,11 @@ class Mount:
         self.feed = int(spec["feed"]) if spec.get("feed") is not None else None
         self.clip = str(spec["clip"]) if self.feed is None else ""
         self.fps = float(spec.get("fps", 25))
+        codec = str(spec.get("codec", "h264"))
+        if codec not in CODECS or (self.feed is not None and codec != "h264"):
+            raise ValueError(f"codec must be one of {', '.join(CODECS)} (h264 for feeds)")
+        if codec == "h265" and (missing := missing_elements(H265_ELEMENTS)):
+            raise ValueError(f"missing GStreamer elements: {', '.join(missing)}")
         if self.fps <= 0:
             raise ValueError(f"fps must be positive, not {self.fps}")
         self.users = [(str(u), str(p)) for u, p in spec.get("users") or []]
@@ -131,9 +141,9 @@ class Mount:
             )
         else:
             launch = (
-                "multifilesrc name=src loop=true caps=video/x-h264,stream-format=byte-stream"
-                " ! h264parse name=parse ! video/x-h264,alignment=au ! identity sync=true"
-                " ! rtph264pay name=pay0 pt=96 config-interval=1"
+                f"multifilesrc name=src loop=true caps=video/x-{codec},stream-format=byte-stream"
+                f" ! {codec}parse name=parse ! video/x-{codec},alignment=au ! identity sync=true"
+                f" ! rtp{codec}pay name=pay0 pt=96 config-interval=1"
             )
         if audio is not None:
             launch += f" {AUDIO_TONE} ! {AUDIO_BRANCHES[audio]}"
