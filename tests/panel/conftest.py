@@ -1,9 +1,8 @@
 """Browser tests of the panel: a real hub on loopback and Debian's Chromium driven by Playwright.
 
 Chromium comes from the system (``.ci/debian-packages``), never from ``playwright install``.
-Under pytest-xdist (``--dist loadgroup``) every test here runs on the same worker, one after
-the other: one Chromium and one hub at a time, whatever the number of workers, as their
-real-time waits (video playing, a PTZ head moving) need the machine's attention.
+Under pytest-xdist every file here runs on the same worker, one after the other (see the
+scheduler in the root ``conftest.py``): one Chromium and one hub at a time.
 """
 
 from __future__ import annotations
@@ -28,19 +27,6 @@ CHROMIUM_ARGS = [
     "--disable-quic",
     "--autoplay-policy=no-user-gesture-required",
 ]
-
-PANEL_TESTS = Path(__file__).parent
-BROWSER_GROUP = "browser"
-"""The pytest-xdist group of the panel's tests."""
-
-
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Put every test of this folder in the ``browser`` xdist group."""
-    for item in items:
-        if item.path.is_relative_to(PANEL_TESTS):
-            item.add_marker(pytest.mark.xdist_group(BROWSER_GROUP))
-
 
 playwright_api = pytest.importorskip(
     "playwright.async_api", reason="install the dev extra: pip install -e '.[dev]'"

@@ -1,0 +1,43 @@
+"""Settings of the whole test run (tests/ and the bundled plugins' tests).
+
+The suite runs under pytest-xdist with ``--dist loadfile`` (``pyproject.toml``): each test
+file goes whole to one worker, so a module-scoped fixture (a network of namespaces, a
+recorded clip) is set up once. Here the panel's browser tests (``tests/panel``) are one unit
+more: every file there runs on the same worker, one after the other, so a single Chromium and
+its hub run at a time, as their real-time checks (video playing, a PTZ head moving) need the
+machine's attention.
+
+A custom scheduler rather than ``xdist_group`` marks and ``--dist loadgroup``: with pytest 9.2
+loadgroup silently ignores the marks (pytest-xdist issue 1386).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+BROWSER_TESTS = "tests/panel/"
+"""Test files under this folder (relative to the root) run as one unit on one worker."""
+
+
+def work_unit(nodeid: str) -> str:
+    """The unit of work a test belongs to: its file, or the browser tests' folder."""
+    path = nodeid.split("::", 1)[0]
+    return BROWSER_TESTS if path.startswith(BROWSER_TESTS) else path
+
+
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: unknown when it is not installed
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadfile`` with the browser tests' files as one unit."""
+    if config.getoption("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class SuiteScheduling(LoadFileScheduling):
+        """Whole files to the workers, the browser tests' folder as one of them."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            return work_unit(nodeid)
+
+    return SuiteScheduling(config, log)
