@@ -9,13 +9,24 @@ machine's attention.
 
 A custom scheduler rather than ``xdist_group`` marks and ``--dist loadgroup``: with pytest 9.2
 loadgroup silently ignores the marks (pytest-xdist issue 1386).
+
+A test marked ``realtime`` checks pacing or latency against the wall clock with a tolerance
+a busy machine can break (a live encoder's drift, a pre-roll to 100 ms). Under pytest-xdist
+it runs alone: it waits for the test running on each other worker to end, and the other
+workers wait for it before starting their next test (a lock file shared by the run's
+workers, :class:`cityhub.testing.runlock.RunLock`). Its set-up, fixtures included, is inside
+the lock.
 """
 
 from __future__ import annotations
 
+from collections.abc import Generator
+from pathlib import Path
 from typing import Any
 
 import pytest
+
+from cityhub.testing.runlock import RunLock
 
 BROWSER_TESTS = "tests/panel/"
 """Test files under this folder (relative to the root) run as one unit on one worker."""
@@ -41,3 +52,23 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
             return work_unit(nodeid)
 
     return SuiteScheduling(config, log)
+
+
+def run_lock(config: pytest.Config) -> RunLock | None:
+    """The lock of this run's xdist workers (in their common temporary folder), or ``None``
+    outside a worker."""
+    if not hasattr(config, "workerinput") or not config.option.basetemp:
+        return None
+    return RunLock(Path(config.option.basetemp).parent)  # the workers' folders' parent
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)  # outermost: the wait is not the test's time
+def pytest_runtest_protocol(
+    item: pytest.Item, nextitem: pytest.Item | None
+) -> Generator[None, Any, Any]:
+    """Run a ``realtime`` test alone among the workers; any other test beside the others."""
+    lock = run_lock(item.config)
+    if lock is None:
+        return (yield)
+    with lock.hold(exclusive=item.get_closest_marker("realtime") is not None):
+        return (yield)
