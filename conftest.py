@@ -20,6 +20,7 @@ the lock.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Generator
 from pathlib import Path
 from typing import Any
@@ -62,13 +63,53 @@ def run_lock(config: pytest.Config) -> RunLock | None:
     return RunLock(Path(config.option.basetemp).parent)  # the workers' folders' parent
 
 
+def is_realtime(item: pytest.Item | None) -> bool:
+    """Whether ``item`` is marked ``realtime``."""
+    return item is not None and item.get_closest_marker("realtime") is not None
+
+
+class ExclusiveHold:
+    """This worker's exclusive hold of the run lock, kept from one realtime test to the next
+    one that follows it."""
+
+    def __init__(self) -> None:
+        self._stack: contextlib.ExitStack | None = None
+
+    def take(self, lock: RunLock) -> None:
+        """Hold ``lock`` exclusively unless this worker does already."""
+        if self._stack is None:
+            stack = contextlib.ExitStack()
+            stack.enter_context(lock.hold(exclusive=True))
+            self._stack = stack
+
+    def release(self) -> None:
+        """Let the other workers go on."""
+        if self._stack is not None:
+            self._stack.close()
+            self._stack = None
+
+
+_exclusive = ExclusiveHold()
+
+
 @pytest.hookimpl(wrapper=True, tryfirst=True)  # outermost: the wait is not the test's time
 def pytest_runtest_protocol(
     item: pytest.Item, nextitem: pytest.Item | None
 ) -> Generator[None, Any, Any]:
-    """Run a ``realtime`` test alone among the workers; any other test beside the others."""
+    """Run a ``realtime`` test alone among the workers; any other test beside the others.
+
+    A shared hold ends with its test (a realtime test waiting on another worker goes next);
+    an exclusive one lasts while realtime tests follow one another on this worker.
+    """
     lock = run_lock(item.config)
     if lock is None:
         return (yield)
-    with lock.hold(exclusive=item.get_closest_marker("realtime") is not None):
+    if not is_realtime(item):
+        with lock.hold(exclusive=False):
+            return (yield)
+    _exclusive.take(lock)
+    try:
         return (yield)
+    finally:
+        if not is_realtime(nextitem):
+            _exclusive.release()
