@@ -29,17 +29,32 @@ def write_config(
     return config_dir
 
 
-class HubFactory:
-    """Starts hubs for a test and stops every one of them at the end."""
+SHARED_CACHE_DRIVERS = ("virtual",)
+"""Drivers whose cache folder a :class:`HubFactory` with a ``shared_cache`` shares between
+hubs: the virtual camera's loop clips depend only on their parameters and the camera's name,
+and are written atomically, so one encoded clip serves every later hub."""
 
-    def __init__(self) -> None:
+
+class HubFactory:
+    """Starts hubs for a test and stops every one of them at the end.
+
+    With ``shared_cache`` (a folder), each hub's cache folder of the drivers named in
+    :data:`SHARED_CACHE_DRIVERS` is a symbolic link into it, so hubs started one after the
+    other do not each encode the same virtual-camera loop again. A hub whose data folder
+    already has such a cache folder keeps its own.
+    """
+
+    def __init__(self, shared_cache: Path | None = None) -> None:
         self.hubs: list[Hub] = []
+        self.shared_cache = shared_cache
 
     async def __call__(self, config_dir: Path, plugins: Plugins | None = None) -> Hub:
         """Start a hub on ``config_dir`` (its ``http.port`` should be 0: any free port)."""
         from cityhub.hub import Hub
 
         hub = Hub.from_config_dir(config_dir, plugins)
+        if self.shared_cache is not None:
+            link_shared_cache(hub.data_dir, self.shared_cache)
         self.hubs.append(hub)
         await hub.async_start()
         return hub
@@ -49,6 +64,19 @@ class HubFactory:
         for hub in reversed(self.hubs):
             await hub.async_stop()
         self.hubs.clear()
+
+
+def link_shared_cache(data_dir: Path, shared_cache: Path) -> None:
+    """Make ``data_dir``'s cache folders of :data:`SHARED_CACHE_DRIVERS` links into
+    ``shared_cache`` (unless ``data_dir`` has them already)."""
+    for driver in SHARED_CACHE_DRIVERS:
+        link = data_dir / "cache" / driver
+        if link.exists() or link.is_symlink():
+            continue
+        target = shared_cache / driver
+        target.mkdir(parents=True, exist_ok=True)
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(target, target_is_directory=True)
 
 
 async def wait_for_state(

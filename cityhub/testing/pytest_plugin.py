@@ -2,7 +2,8 @@
 
 - ``cityhub_config``: writes a configuration folder from Python data and returns its path.
 - ``cityhub_hub``: an async factory that starts a real Hub on a configuration folder (HTTP on
-  a free loopback port) and stops it when the test ends. Needs pytest-asyncio.
+  a free loopback port) and stops it when the test ends. Needs pytest-asyncio. Its hubs
+  share the virtual camera's loop clips (``hub_clip_cache``): each is encoded once per run.
 - ``rtsp_server``: a started :class:`cityhub.testing.rtsp.RtspTestServer` (GStreamer's RTSP
   server on 127.0.0.1); its clips are encoded once per run (``rtsp_clip_cache``).
 - ``onvif_simulator``: a started :class:`cityhub.testing.onvif.OnvifSimulator` (user
@@ -24,7 +25,7 @@ from cityhub.testing.hub import HubFactory, write_config
 from cityhub.testing.onvif import OnvifSimulator
 from cityhub.testing.rtsp import ClipCache, RtspTestServer
 
-__all__ = ["cityhub_config", "rtsp_clip_cache", "rtsp_server"]
+__all__ = ["cityhub_config", "hub_clip_cache", "rtsp_clip_cache", "rtsp_server"]
 
 
 @pytest.fixture
@@ -46,6 +47,12 @@ def rtsp_clip_cache(tmp_path_factory: pytest.TempPathFactory) -> ClipCache:
     return ClipCache(tmp_path_factory.mktemp("rtsp-clips"))
 
 
+@pytest.fixture(scope="session")
+def hub_clip_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder the hubs of ``cityhub_hub`` share their virtual-camera loop clips in."""
+    return tmp_path_factory.mktemp("hub-clips")
+
+
 @pytest.fixture
 def rtsp_server(rtsp_clip_cache: ClipCache) -> Iterator[RtspTestServer]:
     """A started RTSP test server on a free loopback port, stopped after the test."""
@@ -61,9 +68,9 @@ else:
     __all__ += ["cityhub_hub", "onvif_simulator", "onvif_simulator_factory"]
 
     @pytest_asyncio.fixture
-    async def cityhub_hub() -> AsyncIterator[HubFactory]:
+    async def cityhub_hub(hub_clip_cache: Path) -> AsyncIterator[HubFactory]:
         """An async factory ``await cityhub_hub(config_dir)`` returning a started Hub."""
-        factory = HubFactory()
+        factory = HubFactory(shared_cache=hub_clip_cache)
         try:
             yield factory
         finally:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import av
+import pytest
 
 from cityhub.api import CameraState
 from cityhub.bus import Event
@@ -153,6 +154,7 @@ async def test_continuous_segments_are_playable_indexed_and_contiguous(
     assert key.endswith("Z.mp4")
 
 
+@pytest.mark.realtime
 async def test_a_drop_out_is_a_gap_of_the_outage_and_recording_resumes(
     cityhub_config: Callable[..., Path], cityhub_hub: HubFactory
 ) -> None:
@@ -183,6 +185,7 @@ async def test_a_drop_out_is_a_gap_of_the_outage_and_recording_resumes(
     assert source.stats().reconnects >= 1
 
 
+@pytest.mark.realtime
 async def test_event_mode_records_pre_roll_and_post_roll(
     cityhub_config: Callable[..., Path], cityhub_hub: HubFactory
 ) -> None:

@@ -69,6 +69,7 @@ class WatchedStorage(LocalStorage):
         return target
 
 
+@pytest.mark.realtime
 def test_writing_moves_to_ingest_when_fast_and_back_when_slow(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

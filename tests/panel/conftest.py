@@ -1,6 +1,8 @@
 """Browser tests of the panel: a real hub on loopback and Debian's Chromium driven by Playwright.
 
 Chromium comes from the system (``.ci/debian-packages``), never from ``playwright install``.
+Under pytest-xdist every file here runs on the same worker, one after the other (see the
+scheduler in the root ``conftest.py``): one Chromium and one hub at a time.
 """
 
 from __future__ import annotations

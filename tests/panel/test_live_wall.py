@@ -116,6 +116,7 @@ async def wait_viewers(hub: Hub, count: int, timeout: float = 10) -> None:
         await asyncio.sleep(0.05)
 
 
+@pytest.mark.realtime
 async def test_log_in_open_four_tiles_all_play_and_the_wall_survives_a_reload(
     hub: Hub, page: tuple[Any, Any]
 ) -> None:

@@ -26,6 +26,7 @@ def _read_until_error(reader: PacketReader) -> tuple[int, StreamError]:
         read += 1
 
 
+@pytest.mark.realtime
 def test_dropout_breaks_the_stream_then_refuses_to_open(make_camera) -> None:
     created = time.monotonic()
     camera = make_camera(
@@ -49,6 +50,7 @@ def test_dropout_breaks_the_stream_then_refuses_to_open(make_camera) -> None:
     reader.close()
 
 
+@pytest.mark.realtime
 async def test_motion_events(make_camera) -> None:
     camera = make_camera({"motion": {"every": 0.2, "duration": 0.1}})
     assert isinstance(camera, Events)

@@ -22,6 +22,8 @@ SECONDS = 3.0
 OPTIONS = {"fps": FPS, "gop": GOP, "clip_seconds": 2}
 """A two-second loop read for three seconds crosses a loop boundary."""
 
+pytestmark = pytest.mark.realtime  # the captures are checked for drift against the clock
+
 
 def _capture(mode: str, cache_dir: Path) -> Capture:
     camera = VirtualCamera(RecordingDriverHost(cache_dir=cache_dir), {**OPTIONS, "mode": mode})
