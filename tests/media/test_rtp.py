@@ -297,6 +297,7 @@ def test_close_returns_a_blocked_read_at_once() -> None:
     server.close()
 
 
+@pytest.mark.realtime
 def test_silence_is_a_stream_error_after_the_timeout() -> None:
     server = ScriptedRtspServer(h264_sdp(), b"")
     reader = RtspReader(server.url, socket_timeout_s=1.0)
@@ -308,6 +309,7 @@ def test_silence_is_a_stream_error_after_the_timeout() -> None:
     server.close()
 
 
+@pytest.mark.realtime
 @pytest.mark.parametrize(
     ("live", "tcp_info"),
     [(False, True), (True, True), (False, False)],

@@ -214,6 +214,7 @@ def test_low_latency_wakes_for_every_packet_and_batches_otherwise(
         reader.close()
 
 
+@pytest.mark.realtime
 def test_batched_frames_are_dated_by_their_timestamps(rtsp_server: RtspTestServer) -> None:
     """Read in batches, frames still carry their own arrival time, not their batch's."""
     reader = RtspReader(rtsp_server.add_clip("dated", width=320, height=180, fps=25))
