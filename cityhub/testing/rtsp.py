@@ -35,6 +35,7 @@ import sys
 import tempfile
 import threading
 import time
+from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Self
@@ -243,10 +244,11 @@ class _FeedReader:
 
 
 class ClipCache:
-    """Raw Annex-B H.264 loop clips, encoded once per set of parameters in ``folder``.
+    """Raw Annex-B loop clips, encoded once per set of parameters in ``folder``.
 
-    The virtual camera's encoder makes H.264 only; a subclass that encodes H.265 (``codec``
-    ``h265``) lets the server serve it (``benchmarks/recording.py``'s ``PatternClips``).
+    H.264 clips show the virtual camera's street scene (with ``title``); H.265 clips, which
+    its encoder does not make, FFmpeg's ``testsrc2`` pattern encoded with libx265. Both have
+    no B-frames and their parameter sets on every keyframe, as a camera sends them.
     """
 
     def __init__(self, folder: Path | None = None) -> None:
@@ -269,13 +271,10 @@ class ClipCache:
         """The clip file for these parameters; encodes it (blocking) when not cached yet."""
         import av
 
-        if codec != "h264":
-            raise ValueError(
-                f"this clip cache encodes h264 only, not {codec}: give the server a ClipCache "
-                "subclass that encodes it"
-            )
+        if codec not in VIDEO_CODECS:
+            raise ValueError(f"codec must be one of {', '.join(VIDEO_CODECS)}")
         frames = max(1, round(seconds * fps))
-        material = {
+        material: dict[str, Any] = {
             "format": CLIP_FORMAT,
             "av": av.__version__,
             "size": [width, height],
@@ -285,11 +284,16 @@ class ClipCache:
             "bitrate": bitrate,
             "title": title,
         }
+        if codec != "h264":
+            material["codec"] = codec
         key = hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()[:20]
-        path = self.folder / f"{width}x{height}-{fps}fps-{key}.h264"
+        path = self.folder / f"{width}x{height}-{fps}fps-{key}.{codec}"
         with self._lock:
             if not path.exists():
-                data = _encode(width, height, fps, frames, gop, bitrate, title)
+                if codec == "h265":
+                    data = _encode_h265(width, height, fps, frames, gop, bitrate)
+                else:
+                    data = _encode(width, height, fps, frames, gop, bitrate, title)
                 self.folder.mkdir(parents=True, exist_ok=True)
                 fd, temp = tempfile.mkstemp(dir=self.folder, prefix=f".{path.name}.")
                 with os.fdopen(fd, "wb") as out:
@@ -303,6 +307,35 @@ def default_cache_folder() -> Path:
     """Where clips are kept between runs: ``$XDG_CACHE_HOME/cityhub/rtsp-clips``."""
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "cityhub" / "rtsp-clips"
+
+
+def _encode_h265(width: int, height: int, fps: int, frames: int, gop: int, bitrate: int) -> bytes:
+    """A clip of FFmpeg's ``testsrc2`` pattern in H.265 (libx265), without B-frames."""
+    import av
+
+    encoder = av.CodecContext.create("libx265", "w")
+    assert isinstance(encoder, av.VideoCodecContext)
+    encoder.width, encoder.height, encoder.pix_fmt = width, height, "yuv420p"
+    encoder.time_base, encoder.framerate = Fraction(1, fps), Fraction(fps)
+    encoder.bit_rate = bitrate
+    encoder.options = {
+        "preset": "ultrafast",
+        "x265-params": f"repeat-headers=1:bframes=0:keyint={gop}:min-keyint={gop}:scenecut=0"
+        ":log-level=error",
+    }
+    data = bytearray()
+    with av.open(f"testsrc2=size={width}x{height}:rate={fps}", format="lavfi") as source:
+        for index, frame in enumerate(source.decode(video=0)):
+            if index == frames:
+                break
+            picture = frame.reformat(format="yuv420p")
+            picture.pts, picture.time_base = index, Fraction(1, fps)
+            picture.pict_type = av.video.frame.PictureType.NONE  # lavfi marks every frame I
+            for packet in encoder.encode(picture):
+                data += bytes(packet)
+    for packet in encoder.encode(None):
+        data += bytes(packet)
+    return bytes(data)
 
 
 def _encode(
@@ -484,7 +517,7 @@ class RtspTestServer:
         ``gop`` defaults to ``fps`` (a keyframe a second). With ``user`` and ``password`` the
         path asks for them (digest or basic authentication, as chosen for the server).
         ``audio`` (one of ``AUDIO_CODECS``) adds a live 440 Hz tone as a second track.
-        ``codec`` ``h265`` serves H.265, from a clip cache that encodes it (see ClipCache).
+        ``codec`` ``h265`` serves H.265 (see :class:`ClipCache` for what its clips show).
         """
         if codec not in VIDEO_CODECS:
             raise ValueError(f"codec must be one of {', '.join(VIDEO_CODECS)}")
@@ -644,7 +677,7 @@ def main(argv: list[str] | None = None) -> int:
     """Serve clips until Ctrl-C, printing their URLs."""
     parser = argparse.ArgumentParser(
         prog="python -m cityhub.testing.rtsp",
-        description="Serve looping H.264 clips over RTSP on 127.0.0.1, for demos and tests.",
+        description="Serve looping H.264 or H.265 clips over RTSP on 127.0.0.1 (demos, tests).",
     )
     parser.add_argument("--port", type=int, default=8554, help="TCP port (0: any free port)")
     parser.add_argument(
@@ -658,6 +691,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--credentials", metavar="USER:PASSWORD", help="asked on every path")
     parser.add_argument("--auth", choices=("basic", "digest"), default="digest")
     parser.add_argument("--audio", choices=AUDIO_CODECS, help="a tone on every path")
+    parser.add_argument("--codec", choices=VIDEO_CODECS, default="h264", help="every path's video")
     parser.add_argument("--cache", type=Path, help="clip folder (default: ~/.cache/cityhub)")
     args = parser.parse_args(argv)
     user = password = None
@@ -681,6 +715,7 @@ def main(argv: list[str] | None = None) -> int:
                 user=user,
                 password=password,
                 audio=args.audio,
+                codec=args.codec,
             )
             print(url, flush=True)
         print("Serving; Ctrl-C to stop.", file=sys.stderr, flush=True)

@@ -1,9 +1,9 @@
 """An H.265 camera end to end: GStreamer's RTSP server (rtph265pay), cityhub's RTSP client and
 its C video track, the recorder, the index; FFmpeg's reader on the same URL as the reference.
 
-Many cities' cameras record H.265. The clips are encoded here with libx265 (the virtual
-camera's encoder makes H.264 only), without B-frames and with the parameter sets on every
-keyframe, as a camera sends them.
+Many cities' cameras record H.265. The test server's H.265 clips are FFmpeg's ``testsrc2``
+encoded with libx265, without B-frames and with the parameter sets on every keyframe, as a
+camera sends them.
 """
 
 from __future__ import annotations
@@ -11,12 +11,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import itertools
-import json
-import os
 import threading
 import time
 from collections.abc import Callable
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -36,69 +33,6 @@ FPS = 25
 GOP = 10
 
 
-class HevcClips(ClipCache):
-    """H.265 loop clips of FFmpeg's ``testsrc2`` pattern, encoded once per parameters."""
-
-    def get(
-        self,
-        *,
-        width: int,
-        height: int,
-        fps: int,
-        seconds: float,
-        gop: int,
-        bitrate: int,
-        title: str,
-        codec: str = "h264",
-    ) -> Path:
-        """The clip file for these parameters (H.265 only)."""
-        assert codec == "h265"
-        frames = max(1, round(seconds * fps))
-        material = [av.__version__, width, height, fps, frames, gop, bitrate]
-        key = hashlib.sha256(json.dumps(material).encode()).hexdigest()[:16]
-        path = self.folder / f"pattern-{width}x{height}-{key}.h265"
-        if not path.exists():
-            self.folder.mkdir(parents=True, exist_ok=True)
-            temp = path.with_name(f".{path.name}.{os.getpid()}")
-            temp.write_bytes(encode(width, height, fps, frames, gop, bitrate))
-            temp.replace(path)
-            self.encodes += 1
-        return path
-
-
-def encode(width: int, height: int, fps: int, frames: int, gop: int, bitrate: int) -> bytes:
-    encoder = av.CodecContext.create("libx265", "w")
-    assert isinstance(encoder, av.VideoCodecContext)
-    encoder.width, encoder.height, encoder.pix_fmt = width, height, "yuv420p"
-    encoder.time_base, encoder.framerate = Fraction(1, fps), Fraction(fps)
-    encoder.bit_rate = bitrate
-    encoder.options = {
-        "preset": "ultrafast",
-        "x265-params": f"repeat-headers=1:bframes=0:keyint={gop}:min-keyint={gop}:scenecut=0"
-        ":log-level=error",
-    }
-    data = bytearray()
-    with av.open(f"testsrc2=size={width}x{height}:rate={fps}", format="lavfi") as source:
-        for index, frame in enumerate(source.decode(video=0)):
-            if index == frames:
-                break
-            frame = frame.reformat(format="yuv420p")
-            frame.pts, frame.time_base = index, Fraction(1, fps)
-            frame.pict_type = av.video.frame.PictureType.NONE
-            for packet in encoder.encode(frame):
-                data += bytes(packet)
-    for packet in encoder.encode(None):
-        data += bytes(packet)
-    return bytes(data)
-
-
-@pytest.fixture(scope="module")
-def hevc_server(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    """An RTSP test server that serves H.265 clips."""
-    with RtspTestServer(clips=HevcClips(tmp_path_factory.mktemp("hevc-clips"))) as server:
-        yield server
-
-
 def video(reader: RtspReader | UrlReader, count: int) -> list[MediaPacket]:
     got: list[MediaPacket] = []
     while len(got) < count:
@@ -108,8 +42,8 @@ def video(reader: RtspReader | UrlReader, count: int) -> list[MediaPacket]:
     return got
 
 
-def test_h265_frames_and_timestamps_equal_ffmpegs(hevc_server: RtspTestServer) -> None:
-    url = hevc_server.add_clip("reader", 320, 180, FPS, seconds=2, gop=GOP, codec="h265")
+def test_h265_frames_and_timestamps_equal_ffmpegs(rtsp_server: RtspTestServer) -> None:
+    url = rtsp_server.add_clip("reader", 320, 180, FPS, seconds=2, gop=GOP, codec="h265")
     ours = RtspReader(url)
     theirs = UrlReader(url)
     results: dict[str, list[MediaPacket]] = {}
@@ -143,11 +77,11 @@ def test_h265_frames_and_timestamps_equal_ffmpegs(hevc_server: RtspTestServer) -
 
 
 async def test_an_h265_camera_is_recorded_and_its_segments_play(
-    hevc_server: RtspTestServer,
+    rtsp_server: RtspTestServer,
     cityhub_config: Callable[..., Path],
     cityhub_hub: HubFactory,
 ) -> None:
-    url = hevc_server.add_clip("cam", 320, 180, FPS, seconds=2, gop=GOP, codec="h265")
+    url = rtsp_server.add_clip("cam", 320, 180, FPS, seconds=2, gop=GOP, codec="h265")
     config = {
         "http": {"port": 0},
         "recording": {"segment_seconds": 2},
@@ -186,9 +120,11 @@ async def test_an_h265_camera_is_recorded_and_its_segments_play(
         assert decoded >= round(row.duration_ms / 1000 * FPS) - 1
 
 
-def test_unknown_codecs_and_h265_from_the_h264_cache_are_refused(tmp_path: Path) -> None:
+def test_unknown_codecs_are_refused(tmp_path: Path) -> None:
     server = RtspTestServer(clips=ClipCache(tmp_path))  # not started: refused before that
     with pytest.raises(ValueError, match="codec must be one of h264, h265"):
         server.add_clip("cam", codec="vp8")
-    with pytest.raises(ValueError, match="encodes h264 only"):
-        server.add_clip("cam", codec="h265")
+    with pytest.raises(ValueError, match="codec must be one of h264, h265"):
+        server.clips.get(
+            width=320, height=180, fps=25, seconds=1, gop=25, bitrate=1, title="t", codec="vp8"
+        )
