@@ -1,4 +1,5 @@
-"""Hand-built RTP and a scripted RTSP server on loopback, for the RTSP client's parser tests.
+"""Hand-built RTP and a scripted RTSP server on loopback, for the RTSP client's parser tests;
+and what the tests against a real RTSP server share (reading video, a hub's configuration).
 
 The scripted server answers OPTIONS, DESCRIBE, SETUP and PLAY with fixed responses, then sends
 a given byte stream of interleaved RTP cut into given chunk sizes (each sent on its own, a
@@ -15,6 +16,9 @@ import struct
 import threading
 import time
 from collections.abc import Iterable
+from typing import Any
+
+from cityhub.api import MediaPacket, PacketReader
 
 H264_SPS = bytes.fromhex("6742c01eda0280bfe584000003000400000300ca3c58ba80")
 """The SPS of the RTSP test server's 640x360 25 fps clip (baseline, VUI timing at 25 fps)."""
@@ -162,3 +166,27 @@ class ScriptedRtspServer:
             pos += size
             time.sleep(self.gap_s)
         self.sent_at = time.monotonic()
+
+
+def video_packets(reader: PacketReader, count: int) -> list[MediaPacket]:
+    """The next ``count`` video packets ``reader`` gives (audio ones are read past)."""
+    got: list[MediaPacket] = []
+    while len(got) < count:
+        packet = reader.read()
+        if not packet.audio:
+            got.append(packet)
+    return got
+
+
+def rtsp_hub_config(urls: dict[str, str], segment_seconds: int = 2) -> dict[str, Any]:
+    """A hub recording one ``rtsp`` camera per id in ``urls`` (its stream URL), in one zone."""
+    cameras = [
+        {"id": camera, "name": camera, "driver": "rtsp", "zone": "centre", "options": {"url": url}}
+        for camera, url in urls.items()
+    ]
+    return {
+        "http": {"port": 0},
+        "recording": {"segment_seconds": segment_seconds},
+        "zones": [{"id": "centre", "name": "Centre"}],
+        "cameras": cameras,
+    }

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rtp_kit import rtsp_hub_config
 
 from cityhub.api import CameraState
 from cityhub.hub import Hub
@@ -75,26 +76,13 @@ async def test_aac_and_g711_are_recorded_and_opus_is_dropped_once(
     tmp_path: Path,
 ) -> None:
     caplog.set_level(logging.INFO, logger="cityhub.media.url_reader")
-    cameras = [
-        {
-            "id": camera_id,
-            "name": camera_id,
-            "driver": "rtsp",
-            "zone": "centre",
-            "options": {
-                "url": rtsp_server.add_clip(
-                    camera_id, 320, 180, FPS, seconds=2, gop=GOP, bitrate=300_000, audio=audio
-                )
-            },
-        }
+    urls = {
+        camera_id: rtsp_server.add_clip(
+            camera_id, 320, 180, FPS, seconds=2, gop=GOP, bitrate=300_000, audio=audio
+        )
         for camera_id, audio in CAMERAS.items()
-    ]
-    config = {
-        "http": {"port": 0},
-        "recording": {"segment_seconds": 2},
-        "zones": [{"id": "centre", "name": "Centre"}],
-        "cameras": cameras,
     }
+    config = rtsp_hub_config(urls)
     hub = await cityhub_hub(cityhub_config(config))
     closed: list[dict[str, Any]] = []
     hub.bus.subscribe(EVENT_SEGMENT_CLOSED, lambda e: closed.append(dict(e.data)))

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from rtp_kit import rtsp_hub_config
+
 from cityhub.api import CameraState
 from cityhub.hub import Hub
 from cityhub.media.index import Segment, SegmentState
@@ -60,20 +62,7 @@ async def test_rtsp_recording_survives_a_server_outage(
     rtsp_server: RtspTestServer, cityhub_config: Callable[..., Path], cityhub_hub: HubFactory
 ) -> None:
     url = rtsp_server.add_clip("cam", 320, 180, FPS, seconds=2, gop=GOP, bitrate=300_000)
-    config = {
-        "http": {"port": 0},
-        "recording": {"segment_seconds": 2},
-        "zones": [{"id": "centre", "name": "Centre"}],
-        "cameras": [
-            {
-                "id": "cam",
-                "name": "cam",
-                "driver": "rtsp",
-                "zone": "centre",
-                "options": {"url": url},
-            }
-        ],
-    }
+    config = rtsp_hub_config({"cam": url})
     hub = await cityhub_hub(cityhub_config(config))
     closed: list[dict[str, Any]] = []
     hub.bus.subscribe(EVENT_SEGMENT_CLOSED, lambda e: closed.append(dict(e.data)))

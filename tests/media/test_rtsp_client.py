@@ -9,6 +9,7 @@ import threading
 import time
 
 import pytest
+from rtp_kit import video_packets
 
 from cityhub.api import AuthenticationError, MediaPacket, StreamError
 from cityhub.media.rtsp_client import BATCH_S, RtspReader, open_url_reader
@@ -16,15 +17,6 @@ from cityhub.media.url_reader import UrlReader
 from cityhub.testing.rtsp import RtspTestServer
 
 FRAMES = 60
-
-
-def video_packets(reader: RtspReader | UrlReader, count: int) -> list[MediaPacket]:
-    got: list[MediaPacket] = []
-    while len(got) < count:
-        packet = reader.read()
-        if not packet.audio:
-            got.append(packet)
-    return got
 
 
 def units(data: bytes, length_prefixed: bool) -> list[bytes]:

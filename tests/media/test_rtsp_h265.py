@@ -19,6 +19,7 @@ from typing import Any
 
 import av
 import pytest
+from rtp_kit import rtsp_hub_config, video_packets
 
 from cityhub.api import CameraState, MediaPacket
 from cityhub.media.index import SegmentState
@@ -33,23 +34,14 @@ FPS = 25
 GOP = 10
 
 
-def video(reader: RtspReader | UrlReader, count: int) -> list[MediaPacket]:
-    got: list[MediaPacket] = []
-    while len(got) < count:
-        packet = reader.read()
-        if not packet.audio:
-            got.append(packet)
-    return got
-
-
 def test_h265_frames_and_timestamps_equal_ffmpegs(rtsp_server: RtspTestServer) -> None:
     url = rtsp_server.add_clip("reader", 320, 180, FPS, seconds=2, gop=GOP, codec="h265")
     ours = RtspReader(url)
     theirs = UrlReader(url)
     results: dict[str, list[MediaPacket]] = {}
     threads = [
-        threading.Thread(target=lambda: results.update(ours=video(ours, 40))),
-        threading.Thread(target=lambda: results.update(theirs=video(theirs, 40))),
+        threading.Thread(target=lambda: results.update(ours=video_packets(ours, 40))),
+        threading.Thread(target=lambda: results.update(theirs=video_packets(theirs, 40))),
     ]
     try:
         for thread in threads:
@@ -82,20 +74,7 @@ async def test_an_h265_camera_is_recorded_and_its_segments_play(
     cityhub_hub: HubFactory,
 ) -> None:
     url = rtsp_server.add_clip("cam", 320, 180, FPS, seconds=2, gop=GOP, codec="h265")
-    config = {
-        "http": {"port": 0},
-        "recording": {"segment_seconds": 2},
-        "zones": [{"id": "centre", "name": "Centre"}],
-        "cameras": [
-            {
-                "id": "cam",
-                "name": "cam",
-                "driver": "rtsp",
-                "zone": "centre",
-                "options": {"url": url},
-            }
-        ],
-    }
+    config = rtsp_hub_config({"cam": url})
     hub = await cityhub_hub(cityhub_config(config))
     closed: list[dict[str, Any]] = []
     hub.bus.subscribe(EVENT_SEGMENT_CLOSED, lambda e: closed.append(dict(e.data)))
